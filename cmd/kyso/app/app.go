@@ -1,0 +1,227 @@
+// Package app wires Kyso's embedded default into one runnable server: a bbolt store, a local
+// Tink key-encryption key, the development CA, the log push sender and the HTTP API. The
+// kyso command and the end-to-end tests both run it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/kyso-dev/kyso/keystore"
+	bridge "github.com/kyso-dev/kyso/mobile-bridge"
+	"github.com/kyso-dev/kyso/pki"
+	"github.com/kyso-dev/kyso/push"
+	"github.com/kyso-dev/kyso/server"
+	"github.com/kyso-dev/kyso/signing"
+	boltstore "github.com/kyso-dev/kyso/store/bbolt"
+)
+
+// Config configures an App. Zero values mean the defaults.
+type Config struct {
+	// DataDir holds the store, the KEK keyset, the development CA and the operator token.
+	DataDir string
+	// Addr is the listen address. Default: 127.0.0.1:8080.
+	Addr string
+	// PublicURL is how devices and relying parties reach the server. Default: from requests.
+	PublicURL string
+	// Logger receives the server's logs. Default: JSON to stderr.
+	Logger *slog.Logger
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+	// SweepInterval is how often expired sessions are swept. Default: 1 s.
+	SweepInterval time.Duration
+	// CallbackBackoff is the first retry delay of a failed callback. Default: 1 s.
+	CallbackBackoff time.Duration
+	// ShutdownTimeout bounds how long in-flight requests may take at stop. Default: 70 s
+	// (a full long-poll).
+	ShutdownTimeout time.Duration
+}
+
+// Files in the data directory.
+const (
+	StoreFile         = "kyso.db"
+	KEKFile           = "kek.json"
+	CAFile            = "dev-ca.json"
+	OperatorTokenFile = "operator-token"
+)
+
+// App is a running Kyso server.
+type App struct {
+	cfg   Config
+	log   *slog.Logger
+	store *boltstore.Store
+	svc   *signing.Service
+	http  *http.Server
+	ln    net.Listener
+}
+
+// New returns an App; Open starts it.
+func New(cfg Config) *App {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = time.Second
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 70 * time.Second
+	}
+	return &App{cfg: cfg, log: cfg.Logger}
+}
+
+// Open creates or opens the data directory and everything in it, and starts listening.
+// On failure everything opened so far is closed again.
+func (a *App) Open(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.cfg.DataDir == "" {
+		return errors.New("no data directory given (--data DIR)")
+	}
+	var publicURL *url.URL
+	if a.cfg.PublicURL != "" {
+		if publicURL, err = url.Parse(a.cfg.PublicURL); err != nil || publicURL.Host == "" {
+			return fmt.Errorf("--public-url %q is not an absolute URL", a.cfg.PublicURL)
+		}
+	}
+	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	kek, created, err := keystore.OpenLocalKEK(filepath.Join(a.cfg.DataDir, KEKFile))
+	if err != nil {
+		return err
+	}
+	if created {
+		a.log.Info("created a new local key-encryption key", "file", filepath.Join(a.cfg.DataDir, KEKFile))
+	}
+	a.log.Warn("the key-encryption key is a local keyset file: fine for development, but production keys belong under an HSM or KMS")
+	keys := keystore.New(kek)
+	ca, created, err := pki.OpenDevCA(ctx, filepath.Join(a.cfg.DataDir, CAFile), keys, a.cfg.Now)
+	if err != nil {
+		return err
+	}
+	if created {
+		a.log.Info("created the development CA", "root", ca.Root().Subject.String())
+	}
+	if a.store, err = boltstore.Open(filepath.Join(a.cfg.DataDir, StoreFile), boltstore.Options{}); err != nil {
+		return err
+	}
+	a.svc = signing.NewService(a.store, keys, ca, &push.LogSender{Logger: a.log}, bridge.Protocol{}, signing.Config{
+		Now: a.cfg.Now, Logger: a.log, CallbackSender: &server.CallbackSender{Now: a.cfg.Now},
+		CallbackBackoff: a.cfg.CallbackBackoff,
+	})
+	if err := a.bootstrapOperator(ctx); err != nil {
+		return err
+	}
+	api := server.New(a.svc, server.Config{Logger: a.log, PublicURL: publicURL, Now: a.cfg.Now})
+	a.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 75 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	if a.ln, err = net.Listen("tcp", a.cfg.Addr); err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
+	}
+	a.log.Info("kyso listening", "addr", a.ln.Addr().String(), "data", a.cfg.DataDir, "store", "bbolt", "push", "log")
+	return nil
+}
+
+func (a *App) bootstrapOperator(ctx context.Context) error {
+	path := filepath.Join(a.cfg.DataDir, OperatorTokenFile)
+	token, created, err := a.svc.BootstrapOperator(ctx)
+	if err != nil {
+		return fmt.Errorf("create the first operator: %w", err)
+	}
+	if !created {
+		if _, err := os.Stat(path); err != nil {
+			a.log.Warn("the first operator's token file is gone; its token still works if you kept it", "file", path)
+		}
+		return nil
+	}
+	if err := os.WriteFile(path, []byte(token.Reveal()+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write operator token: %w", err)
+	}
+	a.log.Info("created the first operator (role admin); its token is in the file", "file", path)
+	return nil
+}
+
+// Addr returns the address the server listens on.
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// URL returns the server's base URL on its listen address.
+func (a *App) URL() string { return "http://" + a.Addr() }
+
+// Service returns the signing service (for tests and benchmarks in-process).
+func (a *App) Service() *signing.Service { return a.svc }
+
+// Serve serves until ctx ends, then stops gracefully: it stops accepting, lets in-flight
+// requests finish (bounded by ShutdownTimeout), and stops the sweeper.
+func (a *App) Serve(ctx context.Context) error {
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		a.svc.RunSweeper(sweepCtx, a.cfg.SweepInterval)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- a.http.Serve(a.ln) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		a.log.Info("stopping: finishing in-flight requests")
+		a.svc.Drain()
+		sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		err = a.http.Shutdown(sctx)
+		cancel()
+	}
+	stopSweep()
+	<-swept
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Run is Open, Serve and Close.
+func (a *App) Run(ctx context.Context) error {
+	if err := a.Open(ctx); err != nil {
+		return err
+	}
+	defer a.Close()
+	return a.Serve(ctx)
+}
+
+// Close stops background work and closes the store. It is safe to call more than once.
+func (a *App) Close() error {
+	if a.svc != nil {
+		a.svc.Close()
+		a.svc = nil
+	}
+	if a.ln != nil {
+		a.ln.Close()
+	}
+	if a.store != nil {
+		err := a.store.Close()
+		a.store = nil
+		if err != nil {
+			return fmt.Errorf("close store: %w", err)
+		}
+		a.log.Info("store closed")
+	}
+	return nil
+}

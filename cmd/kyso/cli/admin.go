@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/kyso-dev/kyso/apiclient"
+)
+
+const adminUsage = `kyso admin --server URL --token-file FILE <resource> <verb> [flags]
+
+  users create --national-id ID --display-name NAME [--phone P] [--email E] [--organization O]
+  users get USER_ID
+  users find --national-id ID
+  credentials create USER_ID [--key-algorithm EC-P256|EC-P384|RSA-2048|RSA-3072]
+  activation-codes create USER_ID [--ttl-seconds N]
+  devices list USER_ID
+  devices revoke DEVICE_ID [--reason TEXT]
+  relying-parties create --name NAME
+
+Each prints the server's JSON answer.
+`
+
+func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("admin", stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, adminUsage) }
+	server := fs.String("server", "http://127.0.0.1:8080", "Kyso server URL")
+	tokenFile := fs.String("token-file", "", "file holding the operator token (DATA/operator-token)")
+	// Sub-command flags share the set; each verb checks the ones it needs.
+	nid := fs.String("national-id", "", "national id")
+	name := fs.String("display-name", "", "display name")
+	phone := fs.String("phone", "", "phone number")
+	email := fs.String("email", "", "e-mail address")
+	org := fs.String("organization", "", "organization")
+	keyAlg := fs.String("key-algorithm", "", "EC-P256 (default), EC-P384, RSA-2048 or RSA-3072")
+	ttl := fs.Int("ttl-seconds", 0, "activation code lifetime in seconds (default 600)")
+	reason := fs.String("reason", "", "why the device is revoked")
+	rpName := fs.String("name", "", "relying party name")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := required(fs, "token-file"); err != nil {
+		return err
+	}
+	if len(pos) < 2 {
+		fs.Usage()
+		return usagef("admin: give a resource and a verb")
+	}
+	raw, err := os.ReadFile(*tokenFile)
+	if err != nil {
+		return fmt.Errorf("read operator token: %w", err)
+	}
+	c := apiclient.New(*server, strings.TrimSpace(string(raw)))
+	arg := func() (string, error) {
+		if len(pos) < 3 || pos[2] == "" {
+			return "", usagef("admin %s %s: give the id", pos[0], pos[1])
+		}
+		return url.PathEscape(pos[2]), nil
+	}
+	var method, path string
+	var body any
+	switch pos[0] + " " + pos[1] {
+	case "users create":
+		if err := required(fs, "national-id", "display-name"); err != nil {
+			return err
+		}
+		method, path = http.MethodPost, "/admin/v1/users"
+		body = map[string]string{"nationalId": *nid, "displayName": *name, "phone": *phone, "email": *email, "organization": *org}
+	case "users get":
+		id, err := arg()
+		if err != nil {
+			return err
+		}
+		method, path = http.MethodGet, "/admin/v1/users/"+id
+	case "users find":
+		if err := required(fs, "national-id"); err != nil {
+			return err
+		}
+		method, path = http.MethodGet, "/admin/v1/users?nationalId="+url.QueryEscape(*nid)
+	case "credentials create":
+		id, err := arg()
+		if err != nil {
+			return err
+		}
+		method, path, body = http.MethodPost, "/admin/v1/users/"+id+"/credentials", map[string]string{"keyAlgorithm": *keyAlg}
+	case "activation-codes create":
+		id, err := arg()
+		if err != nil {
+			return err
+		}
+		method, path, body = http.MethodPost, "/admin/v1/users/"+id+"/activation-codes", map[string]int{"ttlSeconds": *ttl}
+	case "devices list":
+		id, err := arg()
+		if err != nil {
+			return err
+		}
+		method, path = http.MethodGet, "/admin/v1/users/"+id+"/devices"
+	case "devices revoke":
+		id, err := arg()
+		if err != nil {
+			return err
+		}
+		method, path, body = http.MethodPost, "/admin/v1/devices/"+id+"/revoke", map[string]string{"reason": *reason}
+	case "relying-parties create":
+		if err := required(fs, "name"); err != nil {
+			return err
+		}
+		method, path, body = http.MethodPost, "/admin/v1/relying-parties", map[string]string{"name": *rpName}
+	default:
+		fs.Usage()
+		return usagef("admin: unknown command %q", pos[0]+" "+pos[1])
+	}
+	var out any
+	if err := c.Do(ctx, method, path, body, &out, nil); err != nil {
+		return err
+	}
+	return printJSON(stdout, out)
+}

@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/kyso-dev/kyso/mobile-bridge/client"
+)
+
+const deviceUsage = `kyso device — the reference device
+
+  kyso device enroll  --server URL --code CODE --state FILE [--name N] [--platform P] [--push-token T]
+  kyso device pending --state FILE
+  kyso device approve --state FILE (--session ID | --all) [--expect-code NNNN]
+  kyso device decline --state FILE --session ID
+  kyso device run     --state FILE --auto-approve [--interval 1s]
+
+The state file holds the device's private key (mode 0600).
+`
+
+func runDevice(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, deviceUsage)
+		return usagef("device: give a command")
+	}
+	verb := args[0]
+	fs := newFlags("device "+verb, stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, deviceUsage) }
+	state := fs.String("state", "", "device state file")
+	server := fs.String("server", "", "Kyso server URL (enroll)")
+	code := fs.String("code", "", "activation code (enroll)")
+	name := fs.String("name", "", "device name (enroll)")
+	platform := fs.String("platform", "other", "android, ios, ipados, sim or other (enroll)")
+	pushToken := fs.String("push-token", "", "push token (enroll)")
+	session := fs.String("session", "", "session id")
+	all := fs.Bool("all", false, "approve every pending session")
+	expect := fs.String("expect-code", "", "approve only if the verification code is this one")
+	auto := fs.Bool("auto-approve", false, "approve every request as it arrives (run)")
+	interval := fs.Duration("interval", time.Second, "how often to poll (run)")
+	if _, err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := required(fs, "state"); err != nil {
+		return err
+	}
+	if verb == "enroll" {
+		if err := required(fs, "server", "code"); err != nil {
+			return err
+		}
+		c, err := client.Enroll(ctx, *server, *code, client.EnrollOptions{Name: *name, Platform: *platform, PushToken: *pushToken})
+		if err != nil {
+			return err
+		}
+		if err := c.SaveState(*state); err != nil {
+			return err
+		}
+		return printJSON(stdout, map[string]string{"deviceId": c.DeviceID(), "userId": c.UserID(), "state": *state})
+	}
+	c, err := client.LoadState(*state)
+	if err != nil {
+		return err
+	}
+	switch verb {
+	case "pending":
+		list, err := c.Sessions(ctx)
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, map[string]any{"sessions": list})
+	case "approve":
+		if (*session == "") == !*all {
+			return usagef("device approve: give --session ID or --all")
+		}
+		ids := []string{*session}
+		if *all {
+			if ids, err = pendingIDs(ctx, c); err != nil {
+				return err
+			}
+		}
+		results := []map[string]string{}
+		for _, id := range ids {
+			st, err := c.Decide(ctx, id, true, *expect)
+			if err != nil {
+				return fmt.Errorf("approve %s: %w", id, err)
+			}
+			results = append(results, map[string]string{"id": id, "state": st})
+		}
+		return printJSON(stdout, map[string]any{"sessions": results})
+	case "decline":
+		if err := required(fs, "session"); err != nil {
+			return err
+		}
+		st, err := c.Decide(ctx, *session, false, "")
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, map[string]string{"id": *session, "state": st})
+	case "run":
+		if !*auto {
+			return usagef("device run: only --auto-approve is supported")
+		}
+		return autoApprove(ctx, c, *interval, stdout, stderr)
+	}
+	fs.Usage()
+	return usagef("device: unknown command %q", verb)
+}
+
+func pendingIDs(ctx context.Context, c *client.Client) ([]string, error) {
+	list, err := c.Sessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(list))
+	for i, s := range list {
+		ids[i] = s.ID
+	}
+	return ids, nil
+}
+
+// autoApprove polls for pending sessions and approves each until ctx ends.
+func autoApprove(ctx context.Context, c *client.Client, interval time.Duration, stdout, stderr io.Writer) error {
+	fmt.Fprintf(stderr, "device %s: approving every request until interrupted\n", c.DeviceID())
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		ids, err := pendingIDs(ctx, c)
+		if err != nil && ctx.Err() == nil {
+			fmt.Fprintf(stderr, "poll: %v\n", err)
+		}
+		for _, id := range ids {
+			st, err := c.Decide(ctx, id, true, "")
+			var apiErr *client.APIError
+			if errors.As(err, &apiErr) && apiErr.Code == "SESSION_NOT_PENDING" {
+				continue
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "approve %s: %v\n", id, err)
+				continue
+			}
+			_ = printJSON(stdout, map[string]string{"id": id, "state": st})
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,42 @@
+package bridge
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// APIError is an RFC 9457 problem answered by a Kyso server.
+type APIError struct {
+	Status  int    `json:"status"`
+	Code    string `json:"code"`
+	Title   string `json:"title"`
+	Detail  string `json:"detail"`
+	TraceID string `json:"traceId"`
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("kyso: %d %s: %s", e.Status, e.Code, e.Detail)
+}
+
+// DecodeResponse decodes a successful JSON answer into out (if not nil), or returns the
+// *APIError of a problem answer.
+func DecodeResponse(resp *http.Response, out any) error {
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		apiErr := &APIError{Status: resp.StatusCode}
+		if json.Unmarshal(raw, apiErr) != nil || apiErr.Code == "" {
+			apiErr.Code, apiErr.Detail = fmt.Sprintf("HTTP_%d", resp.StatusCode), strings.TrimSpace(string(raw))
+		}
+		return apiErr
+	}
+	if out == nil || len(raw) == 0 {
+		return nil
+	}
+	return json.Unmarshal(raw, out)
+}

@@ -1,0 +1,48 @@
+package signing
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+)
+
+// Keys is key custody: it creates key pairs and hands them out only as signers over wrapped
+// bytes, and seals small secrets. Implemented by keystore.
+type Keys interface {
+	// GenerateKey creates a key pair for the credential and returns it wrapped, bound to
+	// credentialID and userID, with its public key.
+	GenerateKey(ctx context.Context, alg KeyAlgorithm, credentialID, userID string) (wrapped []byte, pub crypto.PublicKey, err error)
+	// Signer returns a crypto.Signer that unwraps the key for each operation and wipes it after.
+	// The signer refuses to sign if the unwrapped key does not match pub.
+	Signer(ctx context.Context, wrapped []byte, credentialID, userID string, pub crypto.PublicKey) (crypto.Signer, error)
+	// Seal encrypts a small secret bound to label; Open reverses it.
+	Seal(plaintext []byte, label string) ([]byte, error)
+	Open(sealed []byte, label string) ([]byte, error)
+}
+
+// Issuer issues a certificate for a user's public key. Implemented by pki's development CA.
+type Issuer interface {
+	// Issue returns the DER certificate for pub with subject CN = displayName and
+	// serialNumber = nationalId, and the issuing chain (issuer first, root last).
+	Issue(ctx context.Context, u *User, pub crypto.PublicKey) (cert *x509.Certificate, chain [][]byte, err error)
+}
+
+// Notifier wakes a device: it tells it that a session waits, and nothing else. Implemented
+// by the push senders.
+type Notifier interface {
+	Notify(ctx context.Context, d *Device, sessionID string) error
+}
+
+// ApprovalVerifier is the device protocol as the domain needs it: the canonical challenge of
+// a session, and the check of a device's signature over it. Implemented by mobile-bridge.
+type ApprovalVerifier interface {
+	Challenge(s *Session) []byte
+	// VerifyDecision checks sig over challenge || decision with the device's public key
+	// (DER SubjectPublicKeyInfo). Returns EINVALIDSIGNATURE if it does not verify.
+	VerifyDecision(publicKey, challenge []byte, d Decision, sig []byte) error
+}
+
+// FinalHook is told about every session that reaches a final state, after it is durable.
+type FinalHook interface {
+	SessionFinal(s *Session)
+}

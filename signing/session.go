@@ -1,0 +1,533 @@
+package signing
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// SessionRequest is a relying party's request for signatures.
+type SessionRequest struct {
+	NationalID         string
+	UserID             string
+	CredentialID       string
+	HashAlgorithm      HashAlgorithm
+	SignatureAlgorithm SignatureAlgorithm
+	Documents          []Document
+	DisplayText        string
+	CallbackURL        string
+	TTL                time.Duration // 0: the default
+}
+
+// MultiSigner is implemented by signers that can sign several digests with one unwrap of
+// the key. The domain prefers it for batches.
+type MultiSigner interface {
+	SignDigests(digests [][]byte, opts crypto.SignerOpts) ([][]byte, error)
+}
+
+func (s *Service) validateSessionRequest(req *SessionRequest) error {
+	if (req.NationalID == "") == (req.UserID == "") {
+		return Errorf(EINVALID, "give exactly one of nationalId and userId")
+	}
+	if req.HashAlgorithm.Hash() == 0 {
+		return Errorf(EUNSUPPORTEDALGORITHM, "hashAlgorithm must be SHA-256, SHA-384 or SHA-512")
+	}
+	switch req.SignatureAlgorithm {
+	case "", SigECDSA, SigRSAPSS, SigRSAPKCS1:
+	default:
+		return Errorf(EUNSUPPORTEDALGORITHM, "signatureAlgorithm must be ECDSA, RSASSA-PSS or RSASSA-PKCS1-v1_5")
+	}
+	if len(req.Documents) == 0 {
+		return Errorf(EINVALID, "documents must hold at least one document")
+	}
+	if len(req.Documents) > maxDocuments {
+		return Errorf(ETOOMANYDOCUMENTS, "at most %d documents per session", maxDocuments)
+	}
+	size := req.HashAlgorithm.Hash().Size()
+	for i, d := range req.Documents {
+		if err := checkText(fmt.Sprintf("documents[%d].label", i), d.Label, 1, 255); err != nil {
+			return err
+		}
+		if len(d.Hash) != size {
+			return Errorf(EINVALIDHASH, "documents[%d].hash is %d bytes; %s needs %d", i, len(d.Hash), req.HashAlgorithm, size)
+		}
+	}
+	if err := checkText("displayText", req.DisplayText, 1, 200); err != nil {
+		return err
+	}
+	if err := validateCallbackURL(req.CallbackURL); err != nil {
+		return err
+	}
+	if req.TTL == 0 {
+		req.TTL = s.cfg.DefaultTTL
+	}
+	if req.TTL < MinTTL || req.TTL > MaxTTL {
+		return Errorf(EINVALID, "ttlSeconds must be between 30 and 900")
+	}
+	return nil
+}
+
+// pickCredential returns the credential the session will use: the named one, which must be
+// the user's and active, or the user's newest active credential.
+func (s *Service) pickCredential(ctx context.Context, u *User, id string) (*Credential, error) {
+	creds, err := s.store.CredentialsByUser(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(creds) - 1; i >= 0; i-- {
+		c := creds[i]
+		if (id == "" || c.ID == id) && c.Status == CredentialActive {
+			return c, nil
+		}
+	}
+	if id != "" {
+		return nil, Errorf(ENOACTIVECREDENTIAL, "credential %q is not an active credential of this user", id)
+	}
+	return nil, Errorf(ENOACTIVECREDENTIAL, "the user has no active credential")
+}
+
+func defaultSignatureAlgorithm(k KeyAlgorithm, a SignatureAlgorithm) (SignatureAlgorithm, error) {
+	switch {
+	case a == "" && k.IsRSA():
+		return SigRSAPSS, nil
+	case a == "":
+		return SigECDSA, nil
+	case k.IsRSA() && (a == SigRSAPSS || a == SigRSAPKCS1), !k.IsRSA() && a == SigECDSA:
+		return a, nil
+	}
+	return "", Errorf(EUNSUPPORTEDALGORITHM, "signatureAlgorithm %s does not fit a %s key", a, k)
+}
+
+// CreateSession stores a pending session and wakes the user's devices. With an idempotency
+// key, a repeat of the same request returns the first session. Returns EINVALID,
+// EINVALIDHASH, ETOOMANYDOCUMENTS, EUNSUPPORTEDALGORITHM, EUSERNOTFOUND,
+// ENOACTIVECREDENTIAL, ENOACTIVEDEVICE, EIDEMPOTENCYCONFLICT.
+func (s *Service) CreateSession(ctx context.Context, rp *RelyingParty, req SessionRequest, idem Idempotency) (*Session, error) {
+	if err := s.validateSessionRequest(&req); err != nil {
+		return nil, err
+	}
+	var u *User
+	var err error
+	if req.UserID != "" {
+		u, err = s.store.User(ctx, req.UserID)
+	} else {
+		u, err = s.store.UserByNationalID(ctx, req.NationalID)
+	}
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, Errorf(EUSERNOTFOUND, "no such user")
+	}
+	if err != nil {
+		return nil, err
+	}
+	cred, err := s.pickCredential(ctx, u, req.CredentialID)
+	if err != nil {
+		return nil, err
+	}
+	sigAlg, err := defaultSignatureAlgorithm(cred.KeyAlgorithm, req.SignatureAlgorithm)
+	if err != nil {
+		return nil, err
+	}
+	devices, err := s.activeDevices(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(devices) == 0 {
+		return nil, Errorf(ENOACTIVEDEVICE, "the user has no active device")
+	}
+	id, err := s.newID("ses_")
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now().UTC()
+	docs := make([]Document, len(req.Documents))
+	hashes := make([][]byte, len(req.Documents))
+	for i, d := range req.Documents {
+		docs[i] = Document{Label: d.Label, Hash: d.Hash}
+		hashes[i] = d.Hash
+	}
+	sess := &Session{
+		ID: id, RelyingPartyID: rp.ID, RelyingPartyName: rp.Name, UserID: u.ID, CredentialID: cred.ID,
+		HashAlgorithm: req.HashAlgorithm, SignatureAlgorithm: sigAlg, Documents: docs,
+		DisplayText: req.DisplayText, CallbackURL: req.CallbackURL, VerificationCode: VerificationCode(hashes),
+		State: StatePending, CreatedAt: now, ExpiresAt: now.Add(req.TTL).Truncate(time.Second),
+	}
+	stored, created, err := s.store.CreateSession(ctx, sess, idem,
+		s.audit("rp:"+rp.ID, "session.created", id, fmt.Sprintf("user=%s credential=%s documents=%d", u.ID, cred.ID, len(docs))))
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		s.notifyDevices(devices, id)
+	}
+	return stored, nil
+}
+
+func (s *Service) activeDevices(ctx context.Context, userID string) ([]*Device, error) {
+	all, err := s.store.DevicesByUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	active := all[:0]
+	for _, d := range all {
+		if d.Status == DeviceActive {
+			active = append(active, d)
+		}
+	}
+	return active, nil
+}
+
+// notifyDevices wakes every device in the background: a push never holds up the relying
+// party, and a push failure never fails a session (devices also poll).
+func (s *Service) notifyDevices(devices []*Device, sessionID string) {
+	for _, d := range devices {
+		s.background(func(ctx context.Context) {
+			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			if err := s.notifier.Notify(ctx, d, sessionID); err != nil {
+				s.log.Warn("push failed; the device can still poll", "session", sessionID, "device", d.ID, "error", err)
+			}
+		})
+	}
+}
+
+// SessionForRelyingParty returns the relying party's session, expiring it first if its time
+// is up. Returns ENOTFOUND for a session of another relying party.
+func (s *Service) SessionForRelyingParty(ctx context.Context, rp *RelyingParty, id string) (*Session, error) {
+	sess, err := s.loadSession(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if sess.RelyingPartyID != rp.ID {
+		return nil, Errorf(ENOTFOUND, "no session %q", id)
+	}
+	return sess, nil
+}
+
+// WaitSession is SessionForRelyingParty that, while the session is not final, waits up to
+// wait for it to become final.
+func (s *Service) WaitSession(ctx context.Context, rp *RelyingParty, id string, wait time.Duration) (*Session, error) {
+	sub := s.hub.subscribe(id)
+	defer s.hub.unsubscribe(id, sub)
+	sess, err := s.SessionForRelyingParty(ctx, rp, id)
+	if err != nil || sess.State.Final() || wait <= 0 {
+		return sess, err
+	}
+	// Never wait past the session's expiry: the sweeper may be slower than the deadline.
+	if until := sess.ExpiresAt.Sub(s.cfg.Now()) + 10*time.Millisecond; until < wait && sess.State == StatePending {
+		wait = max(until, 0)
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return sess, nil
+		case <-s.draining:
+			return s.SessionForRelyingParty(ctx, rp, id)
+		case <-timer.C:
+			return s.SessionForRelyingParty(ctx, rp, id)
+		case <-sub:
+			if sess, err = s.SessionForRelyingParty(ctx, rp, id); err != nil || sess.State.Final() {
+				return sess, err
+			}
+		}
+	}
+}
+
+// loadSession reads a session and, if it is pending past its expiry, expires it.
+func (s *Service) loadSession(ctx context.Context, id string) (*Session, error) {
+	sess, err := s.store.Session(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if sess.State == StatePending && !s.cfg.Now().Before(sess.ExpiresAt) {
+		return s.expire(ctx, id)
+	}
+	return sess, nil
+}
+
+// PendingSessions lists the pending sessions of the device's user.
+func (s *Service) PendingSessions(ctx context.Context, dev *Device) ([]*Session, error) {
+	open, err := s.store.OpenSessionsByUser(ctx, dev.UserID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now()
+	out := make([]*Session, 0, len(open))
+	for _, sess := range open {
+		if sess.State == StatePending && now.Before(sess.ExpiresAt) {
+			out = append(out, sess)
+		}
+	}
+	return out, nil
+}
+
+// DeviceSession returns a session of the device's user with its challenge.
+// Returns ENOTFOUND for a session of another user.
+func (s *Service) DeviceSession(ctx context.Context, dev *Device, id string) (*Session, []byte, error) {
+	sess, err := s.loadSession(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sess.UserID != dev.UserID {
+		return nil, nil, Errorf(ENOTFOUND, "no session %q", id)
+	}
+	return sess, s.approvals.Challenge(sess), nil
+}
+
+// Decide records the user's decision, proven by the device's signature over the session's
+// challenge and the decision word, and on approval signs the session's hashes. Returns
+// ENOTFOUND, ESESSIONNOTPENDING, ESESSIONEXPIRED, EINVALIDSIGNATURE, EINVALID.
+func (s *Service) Decide(ctx context.Context, dev *Device, id string, decision Decision, sig []byte) (*Session, error) {
+	if decision != Approve && decision != Decline {
+		return nil, Errorf(EINVALID, `decision must be "approve" or "decline"`)
+	}
+	sess, _, err := s.DeviceSession(ctx, dev, id)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case sess.State == StateExpired:
+		return nil, Errorf(ESESSIONEXPIRED, "the session has expired")
+	case sess.State != StatePending:
+		return nil, Errorf(ESESSIONNOTPENDING, "the session is %s", sess.State)
+	}
+	challenge := s.approvals.Challenge(sess)
+	if err := s.approvals.VerifyDecision(dev.PublicKey, challenge, decision, sig); err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now().UTC()
+	sess, err = s.store.UpdateSession(ctx, id, func(cur *Session) (AuditRecord, error) {
+		if cur.State != StatePending {
+			return AuditRecord{}, Errorf(ESESSIONNOTPENDING, "the session is %s", cur.State)
+		}
+		if !now.Before(cur.ExpiresAt) {
+			return AuditRecord{}, Errorf(ESESSIONEXPIRED, "the session has expired")
+		}
+		cur.Approval = &Approval{DeviceID: dev.ID, Decision: decision, Challenge: challenge, Signature: sig, At: now}
+		if decision == Decline {
+			cur.State, cur.CompletedAt = StateDeclined, now
+			cur.Error = &SessionError{Code: "DECLINED", Detail: "the user declined the request"}
+			return s.audit("device:"+dev.ID, "session.declined", cur.ID, ""), nil
+		}
+		cur.State = StateApproved
+		return s.audit("device:"+dev.ID, "session.approved", cur.ID, ""), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if sess.State == StateApproved {
+		return s.sign(ctx, sess)
+	}
+	s.finished(sess)
+	return sess, nil
+}
+
+// sign uses the credential's key on exactly the approved hashes and stores the result.
+func (s *Service) sign(ctx context.Context, sess *Session) (*Session, error) {
+	sigs, signErr := s.signDigests(ctx, sess)
+	now := s.cfg.Now().UTC()
+	out, err := s.store.UpdateSession(ctx, sess.ID, func(cur *Session) (AuditRecord, error) {
+		if cur.State != StateApproved {
+			return AuditRecord{}, Errorf(ESESSIONNOTPENDING, "the session is %s", cur.State)
+		}
+		cur.CompletedAt = now
+		if signErr != nil {
+			cur.State = StateFailed
+			cur.Error = &SessionError{Code: ErrorCode(signErr), Detail: ErrorMessage(signErr)}
+			return s.audit("system", "session.failed", cur.ID, cur.Error.Code), nil
+		}
+		cur.State = StateSigned
+		for i := range cur.Documents {
+			cur.Documents[i].Signature = sigs[i]
+		}
+		return s.audit("system", "session.signed", cur.ID, fmt.Sprintf("credential=%s documents=%d", cur.CredentialID, len(sigs))), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if signErr != nil {
+		s.log.Error("signing failed", "session", sess.ID, "credential", sess.CredentialID, "error", signErr)
+	}
+	s.finished(out)
+	return out, nil
+}
+
+func (s *Service) signDigests(ctx context.Context, sess *Session) ([][]byte, error) {
+	cred, err := s.store.Credential(ctx, sess.CredentialID)
+	if err != nil {
+		return nil, fmt.Errorf("load credential %s: %w", sess.CredentialID, err)
+	}
+	if cred.Status != CredentialActive {
+		return nil, Errorf(ENOACTIVECREDENTIAL, "the credential is %s", cred.Status)
+	}
+	cert, err := x509.ParseCertificate(cred.Certificate)
+	if err != nil {
+		return nil, fmt.Errorf("parse certificate of credential %s: %w", cred.ID, err)
+	}
+	signer, err := s.keys.Signer(ctx, cred.WrappedKey, cred.ID, cred.UserID, cert.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("open key of credential %s: %w", cred.ID, err)
+	}
+	h := sess.HashAlgorithm.Hash()
+	opts := signerOpts(sess.SignatureAlgorithm, h)
+	digests := make([][]byte, len(sess.Documents))
+	for i, d := range sess.Documents {
+		digests[i] = d.Hash
+	}
+	var sigs [][]byte
+	if ms, ok := signer.(MultiSigner); ok {
+		sigs, err = ms.SignDigests(digests, opts)
+	} else {
+		sigs = make([][]byte, len(digests))
+		for i, d := range digests {
+			if sigs[i], err = signer.Sign(s.cfg.Rand, d, opts); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sign with credential %s: %w", cred.ID, err)
+	}
+	for i := range sigs {
+		if err := verifySessionSignature(cert.PublicKey, sess.SignatureAlgorithm, h, digests[i], sigs[i]); err != nil {
+			return nil, fmt.Errorf("credential %s produced a signature that does not verify: %w", cred.ID, err)
+		}
+	}
+	return sigs, nil
+}
+
+// expire moves a pending session past its expiry to expired.
+func (s *Service) expire(ctx context.Context, id string) (*Session, error) {
+	now := s.cfg.Now().UTC()
+	changed := false
+	sess, err := s.store.UpdateSession(ctx, id, func(cur *Session) (AuditRecord, error) {
+		changed = false
+		if cur.State != StatePending || now.Before(cur.ExpiresAt) {
+			return AuditRecord{}, errUnchanged
+		}
+		changed = true
+		cur.State, cur.CompletedAt = StateExpired, now
+		cur.Error = &SessionError{Code: ESESSIONEXPIRED, Detail: "the user did not answer in time"}
+		return s.audit("system", "session.expired", cur.ID, ""), nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return s.store.Session(ctx, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		s.finished(sess)
+	}
+	return sess, nil
+}
+
+var errUnchanged = Errorf(ESESSIONNOTPENDING, "unchanged")
+
+// finished wakes waiters and starts the callback of a session that reached a final state.
+func (s *Service) finished(sess *Session) {
+	s.hub.publish(sess.ID)
+	if sess.State.Final() && sess.CallbackURL != "" && !sess.CallbackDelivered && s.cfg.CallbackSender != nil {
+		s.background(func(ctx context.Context) { s.deliverCallback(ctx, sess) })
+	}
+}
+
+// Sweep expires pending sessions whose time is up and completes approved sessions whose
+// signing was interrupted by a previous process's stop. It returns how many it handled.
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	due, err := s.store.SessionsDue(ctx, s.cfg.Now(), 500)
+	if err != nil {
+		return 0, fmt.Errorf("list due sessions: %w", err)
+	}
+	n := 0
+	for _, sess := range due {
+		switch {
+		case sess.State == StatePending:
+			_, err = s.expire(ctx, sess.ID)
+		case sess.State == StateApproved && sess.Approval != nil && sess.Approval.At.Before(s.started):
+			// Approved by the user before this process started: its signing never finished.
+			_, err = s.sign(ctx, sess)
+		default:
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("sweep session %s: %w", sess.ID, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// RunSweeper calls Sweep every interval until ctx ends.
+func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("sweeper", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// deliverCallback posts the final session to the relying party until it succeeds or the
+// retry time is spent, then records the delivery.
+func (s *Service) deliverCallback(ctx context.Context, sess *Session) {
+	rp, err := s.store.RelyingParty(ctx, sess.RelyingPartyID)
+	if err != nil {
+		s.log.Error("callback: load relying party", "session", sess.ID, "error", err)
+		return
+	}
+	cred, err := s.store.Credential(ctx, sess.CredentialID)
+	if err != nil {
+		s.log.Error("callback: load credential", "session", sess.ID, "error", err)
+		return
+	}
+	secret, err := s.keys.Open(rp.SealedCallbackSecret, "callback-secret:"+rp.ID)
+	if err != nil {
+		s.log.Error("callback: open secret", "session", sess.ID, "error", err)
+		return
+	}
+	defer clear(secret)
+	deadline := time.Now().Add(s.cfg.CallbackRetryFor)
+	backoff := s.cfg.CallbackBackoff
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = s.cfg.CallbackSender.SendCallback(actx, sess.CallbackURL, sess, cred, secret)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().Add(backoff).After(deadline) {
+			s.log.Warn("callback abandoned; the relying party can still read the session", "session", sess.ID, "attempts", attempt, "error", err)
+			return
+		}
+		s.log.Info("callback failed; will retry", "session", sess.ID, "attempt", attempt, "retryIn", backoff, "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+	_, err = s.store.UpdateSession(ctx, sess.ID, func(cur *Session) (AuditRecord, error) {
+		cur.CallbackDelivered = true
+		return s.audit("system", "session.callback_delivered", cur.ID, ""), nil
+	})
+	if err != nil {
+		s.log.Error("callback: record delivery", "session", sess.ID, "error", err)
+	}
+}
+
+// CredentialOf returns the credential a session signs with.
+func (s *Service) CredentialOf(ctx context.Context, sess *Session) (*Credential, error) {
+	return s.store.Credential(ctx, sess.CredentialID)
+}
