@@ -9,6 +9,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/kyso-dev/kyso/signing"
@@ -59,7 +61,65 @@ func decodeJSON(c *echo.Context, body []byte, v any) error {
 	if dec.More() {
 		return signing.Errorf(signing.EINVALID, "malformed JSON body: more than one JSON value")
 	}
+	// encoding/json matches field names without regard to case; a misspelt "credentialID"
+	// would otherwise count as "credentialId". Names must match exactly.
+	return exactFieldNames(body, reflect.TypeOf(v), "")
+}
+
+// exactFieldNames checks that every object key in raw is, letter for letter, a JSON field
+// name of t (recursing into nested structs and slices of structs).
+func exactFieldNames(raw []byte, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		if t.Kind() == reflect.Slice {
+			if t.Elem().Kind() == reflect.Uint8 { // []byte is base64 text
+				return nil
+			}
+			var items []json.RawMessage
+			if json.Unmarshal(raw, &items) != nil {
+				return nil
+			}
+			for i, it := range items {
+				if err := exactFieldNames(it, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return nil
+	}
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	for k, v := range obj {
+		ft, ok := fields[k]
+		if !ok {
+			return signing.Errorf(signing.EINVALID, "malformed JSON body: unknown field %q%s (names are case-sensitive)", k, inPath(path))
+		}
+		if err := exactFieldNames(v, ft, path+"."+k); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+func inPath(path string) string {
+	if path == "" {
+		return ""
+	}
+	return " in " + strings.TrimPrefix(path, ".")
 }
 
 func jsonErrorText(err error) string {

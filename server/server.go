@@ -51,8 +51,8 @@ func New(svc *signing.Service, cfg Config) *Server {
 	if cfg.ActivationsPerMinute == 0 {
 		cfg.ActivationsPerMinute = 10
 	}
-	e := echo.New()
-	e.Logger = cfg.Logger
+	// No automatic 404 routes in groups: an unknown method on a known path must answer 405.
+	e := echo.NewWithConfig(echo.Config{Logger: cfg.Logger, NoGroupAutoRegister404Routes: true})
 	// Kyso is reached directly or through a proxy the operator configures; never trust
 	// forwarding headers by default.
 	e.IPExtractor = echo.ExtractIPDirect()

@@ -63,7 +63,7 @@ func (l *logBuffer) Bytes() []byte {
 
 // env is one running server.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	addr    string
 	clock   *clock
@@ -76,7 +76,7 @@ type env struct {
 	op      *apiclient.Client
 }
 
-func startEnv(t *testing.T) *env {
+func startEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, dir: filepath.Join(t.TempDir(), "data"), addr: "127.0.0.1:0", clock: &clock{}, logs: &logBuffer{}}
 	e.start()
