@@ -69,7 +69,9 @@ func TestBadInputGetsAClearProblem(t *testing.T) {
 		{"wrong type", valid(func(m map[string]any) { m["ttlSeconds"] = "300" }), 400, "INVALID_REQUEST"},
 		{"unknown field (misspelt credentialId)", valid(func(m map[string]any) { m["credentialID"] = "cred_x" }), 400, "INVALID_REQUEST"},
 		{"bad base64", valid(func(m map[string]any) { m["documents"] = []any{map[string]any{"label": "a", "hash": "%%%"}} }), 400, "INVALID_HASH"},
-		{"unpadded base64", valid(func(m map[string]any) { m["documents"] = []any{map[string]any{"label": "a", "hash": strings.TrimRight(h, "=")}} }), 400, "INVALID_HASH"},
+		{"unpadded base64", valid(func(m map[string]any) {
+			m["documents"] = []any{map[string]any{"label": "a", "hash": strings.TrimRight(h, "=")}}
+		}), 400, "INVALID_HASH"},
 		{"wrong hash length", valid(func(m map[string]any) { m["hashAlgorithm"] = "SHA-512" }), 400, "INVALID_HASH"},
 		{"no documents", valid(func(m map[string]any) { m["documents"] = []any{} }), 400, "INVALID_REQUEST"},
 		{"51 documents", valid(func(m map[string]any) { m["documents"] = docs(51) }), 400, "TOO_MANY_DOCUMENTS"},
@@ -155,7 +157,7 @@ func TestBadInputElsewhere(t *testing.T) {
 			`{"decision":"maybe","signature":"AAAA"}`: "INVALID_REQUEST",
 			`{"decision":"approve"}`:                  "INVALID_REQUEST",
 			`{"decision":"approve","signature":"!!"}`: "INVALID_REQUEST",
-			`not json`:                                "INVALID_REQUEST",
+			`not json`: "INVALID_REQUEST",
 		} {
 			req, err := s.dev.NewSignedRequest(context.Background(), "POST", "/device/v1/sessions/ses_X/decision", []byte(body), e.clock.Now(), "")
 			must(t, err)

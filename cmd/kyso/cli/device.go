@@ -59,6 +59,17 @@ func runDevice(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return printJSON(stdout, map[string]string{"deviceId": c.DeviceID(), "userId": c.UserID(), "state": *state})
 	}
+	switch {
+	case verb == "approve" && (*session == "") == !*all:
+		return usagef("device approve: give --session ID or --all")
+	case verb == "decline" && *session == "":
+		return usagef("device decline: --session is required")
+	case verb == "run" && !*auto:
+		return usagef("device run: only --auto-approve is supported")
+	case verb != "pending" && verb != "approve" && verb != "decline" && verb != "run":
+		fs.Usage()
+		return usagef("device: unknown command %q", verb)
+	}
 	c, err := client.LoadState(*state)
 	if err != nil {
 		return err
@@ -71,9 +82,6 @@ func runDevice(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return printJSON(stdout, map[string]any{"sessions": list})
 	case "approve":
-		if (*session == "") == !*all {
-			return usagef("device approve: give --session ID or --all")
-		}
 		ids := []string{*session}
 		if *all {
 			if ids, err = pendingIDs(ctx, c); err != nil {
@@ -90,22 +98,14 @@ func runDevice(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return printJSON(stdout, map[string]any{"sessions": results})
 	case "decline":
-		if err := required(fs, "session"); err != nil {
-			return err
-		}
 		st, err := c.Decide(ctx, *session, false, "")
 		if err != nil {
 			return err
 		}
 		return printJSON(stdout, map[string]string{"id": *session, "state": st})
-	case "run":
-		if !*auto {
-			return usagef("device run: only --auto-approve is supported")
-		}
+	default: // run
 		return autoApprove(ctx, c, *interval, stdout, stderr)
 	}
-	fs.Usage()
-	return usagef("device: unknown command %q", verb)
 }
 
 func pendingIDs(ctx context.Context, c *client.Client) ([]string, error) {

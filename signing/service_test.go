@@ -1,0 +1,275 @@
+package signing_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kyso-dev/kyso/keystore"
+	bridge "github.com/kyso-dev/kyso/mobile-bridge"
+	"github.com/kyso-dev/kyso/pki"
+	"github.com/kyso-dev/kyso/signing"
+	boltstore "github.com/kyso-dev/kyso/store/bbolt"
+)
+
+func TestVerificationCodeKnownAnswer(t *testing.T) {
+	// SHA-256(32 x 0x00 || 32 x 0x01) ends in ...87f3; 0x87f3 = 34803; mod 10000 = 4803.
+	if got := signing.VerificationCode([][]byte{make([]byte, 32), bytes.Repeat([]byte{1}, 32)}); got != "4803" {
+		t.Fatalf("got %s, want 4803", got)
+	}
+	abc := sha256.Sum256([]byte("abc"))
+	if got := signing.VerificationCode([][]byte{abc[:]}); got != "5432" {
+		t.Fatalf("got %s, want 5432", got)
+	}
+}
+
+// countingKeys wraps real key custody and counts how often a key is opened for signing.
+type countingKeys struct {
+	signing.Keys
+	signers atomic.Int32
+}
+
+func (k *countingKeys) Signer(ctx context.Context, w []byte, c, u string, pub crypto.PublicKey) (crypto.Signer, error) {
+	k.signers.Add(1)
+	return k.Keys.Signer(ctx, w, c, u, pub)
+}
+
+// recordingNotifier records wake-ups.
+type recordingNotifier struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (n *recordingNotifier) Notify(_ context.Context, d *signing.Device, sessionID string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.calls = append(n.calls, d.ID+" "+sessionID)
+	return nil
+}
+
+type fixture struct {
+	store    *boltstore.Store
+	keys     *countingKeys
+	ca       *pki.DevCA
+	notifier *recordingNotifier
+	now      time.Time
+	mu       sync.Mutex
+	svc      *signing.Service
+	op       *signing.Operator
+	rp       *signing.RelyingParty
+	dev      *signing.Device
+	devKey   *ecdsa.PrivateKey
+}
+
+func (f *fixture) Now() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
+func (f *fixture) advance(d time.Duration) {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
+}
+
+func (f *fixture) newService() *signing.Service {
+	svc := signing.NewService(f.store, f.keys, f.ca, f.notifier, bridge.Protocol{}, signing.Config{Now: f.Now})
+	return svc
+}
+
+// newFixture builds a service on real parts with one user, credential, device and RP.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := boltstore.Open(filepath.Join(dir, "kyso.db"), boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	kek, _, err := keystore.OpenLocalKEK(filepath.Join(dir, "kek.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{store: st, keys: &countingKeys{Keys: keystore.New(kek)}, notifier: &recordingNotifier{}, now: time.Now().UTC()}
+	if f.ca, _, err = pki.OpenDevCA(context.Background(), filepath.Join(dir, "ca.json"), f.keys, f.Now); err != nil {
+		t.Fatal(err)
+	}
+	f.svc = f.newService()
+	t.Cleanup(f.svc.Close)
+	ctx := context.Background()
+	token, _, err := f.svc.BootstrapOperator(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.op, _ = f.svc.AuthenticateOperator(ctx, token)
+	u, err := f.svc.CreateUser(ctx, f.op, signing.UserInput{NationalID: "001", DisplayName: "A"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.CreateCredential(ctx, f.op, u.ID, signing.KeyECP256); err != nil {
+		t.Fatal(err)
+	}
+	code, _, err := f.svc.CreateActivationCode(ctx, f.op, u.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.devKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub, _ := x509.MarshalPKIXPublicKey(&f.devKey.PublicKey)
+	if f.dev, _, err = f.svc.Activate(ctx, signing.ActivationRequest{Code: code, PublicKey: pub, Platform: "ios"}); err != nil {
+		t.Fatal(err)
+	}
+	if f.rp, _, _, err = f.svc.CreateRelyingParty(ctx, f.op, "Portal"); err != nil {
+		t.Fatal(err)
+	}
+	f.keys.signers.Store(0)
+	return f
+}
+
+func (f *fixture) createSession(t *testing.T) *signing.Session {
+	t.Helper()
+	h := sha256.Sum256([]byte(t.Name()))
+	s, err := f.svc.CreateSession(context.Background(), f.rp, signing.SessionRequest{NationalID: "001", HashAlgorithm: signing.SHA256,
+		Documents: []signing.Document{{Label: "a.pdf", Hash: h[:]}}, DisplayText: "Ký"}, signing.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (f *fixture) approval(s *signing.Session) []byte {
+	digest := sha256.Sum256(bridge.DecisionMessage(bridge.Protocol{}.Challenge(s), signing.Approve))
+	sig, _ := ecdsa.SignASN1(rand.Reader, f.devKey, digest[:])
+	return sig
+}
+
+func TestSweeperExpiresPendingSessions(t *testing.T) {
+	f := newFixture(t)
+	s := f.createSession(t)
+	if n, err := f.svc.Sweep(context.Background()); err != nil || n != 0 {
+		t.Fatalf("nothing is due yet: %d %v", n, err)
+	}
+	f.advance(5*time.Minute + time.Second)
+	if n, err := f.svc.Sweep(context.Background()); err != nil || n != 1 {
+		t.Fatalf("sweep: %d %v", n, err)
+	}
+	got, _ := f.store.Session(context.Background(), s.ID)
+	if got.State != signing.StateExpired || got.Error.Code != signing.ESESSIONEXPIRED {
+		t.Fatalf("after sweep: %s", got.State)
+	}
+}
+
+// TestSweeperResumesInterruptedSigning: the process stopped after the approval was stored
+// but before the signature was; the next process signs it once.
+func TestSweeperResumesInterruptedSigning(t *testing.T) {
+	f := newFixture(t)
+	s := f.createSession(t)
+	sig := f.approval(s)
+	challenge := bridge.Protocol{}.Challenge(s)
+	_, err := f.store.UpdateSession(context.Background(), s.ID, func(cur *signing.Session) (signing.AuditRecord, error) {
+		cur.State = signing.StateApproved
+		cur.Approval = &signing.Approval{DeviceID: f.dev.ID, Decision: signing.Approve, Challenge: challenge, Signature: sig, At: f.Now()}
+		return signing.AuditRecord{Action: "session.approved"}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The running service did not approve it; it must not race the (absent) signer.
+	if n, _ := f.svc.Sweep(context.Background()); n != 0 {
+		t.Fatalf("the live service resumed a session it may still be signing")
+	}
+	f.advance(time.Second)
+	next := f.newService() // a new process
+	defer next.Close()
+	if n, err := next.Sweep(context.Background()); err != nil || n != 1 {
+		t.Fatalf("resume: %d %v", n, err)
+	}
+	got, _ := f.store.Session(context.Background(), s.ID)
+	if got.State != signing.StateSigned || len(got.Documents[0].Signature) == 0 {
+		t.Fatalf("after resume: %s", got.State)
+	}
+}
+
+// TestSignedAtMostOnce races many approvals of one session: one wins, the key is opened once.
+func TestSignedAtMostOnce(t *testing.T) {
+	f := newFixture(t)
+	s := f.createSession(t)
+	sig := f.approval(s)
+	var wins, refused atomic.Int32
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			_, err := f.svc.Decide(context.Background(), f.dev, s.ID, signing.Approve, sig)
+			switch signing.ErrorCode(err) {
+			case "":
+				wins.Add(1)
+			case signing.ESESSIONNOTPENDING:
+				refused.Add(1)
+			default:
+				t.Errorf("unexpected: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 || refused.Load() != 15 || f.keys.signers.Load() != 1 {
+		t.Fatalf("wins %d refused %d key opened %d times; want 1, 15, 1", wins.Load(), refused.Load(), f.keys.signers.Load())
+	}
+}
+
+func TestNotifiesEveryActiveDeviceWithIDsOnly(t *testing.T) {
+	f := newFixture(t)
+	s := f.createSession(t)
+	f.svc.Close() // waits for background notifications
+	f.notifier.mu.Lock()
+	defer f.notifier.mu.Unlock()
+	if len(f.notifier.calls) != 1 || f.notifier.calls[0] != f.dev.ID+" "+s.ID {
+		t.Fatalf("notifications: %v", f.notifier.calls)
+	}
+}
+
+func TestAuditorCannotChangeAnything(t *testing.T) {
+	f := newFixture(t)
+	auditor := &signing.Operator{ID: "op_aud", Role: signing.RoleAuditor}
+	ctx := context.Background()
+	if _, err := f.svc.CreateUser(ctx, auditor, signing.UserInput{NationalID: "9", DisplayName: "x"}); signing.ErrorCode(err) != signing.EFORBIDDEN {
+		t.Errorf("create user: %v", err)
+	}
+	if _, err := f.svc.RevokeDevice(ctx, auditor, f.dev.ID, ""); signing.ErrorCode(err) != signing.EFORBIDDEN {
+		t.Errorf("revoke: %v", err)
+	}
+	if _, _, _, err := f.svc.CreateRelyingParty(ctx, auditor, "x"); signing.ErrorCode(err) != signing.EFORBIDDEN {
+		t.Errorf("create RP: %v", err)
+	}
+	if _, err := f.svc.CreateCredential(ctx, auditor, f.dev.UserID, ""); signing.ErrorCode(err) != signing.EFORBIDDEN {
+		t.Errorf("create credential: %v", err)
+	}
+	if _, _, err := f.svc.CreateActivationCode(ctx, auditor, f.dev.UserID, 0); signing.ErrorCode(err) != signing.EFORBIDDEN {
+		t.Errorf("activation code: %v", err)
+	}
+}
+
+func TestSecretsRedact(t *testing.T) {
+	s := signing.Secret("kyso_op_SUPERSECRET")
+	p := signing.PushToken("fcm-token-SECRET")
+	for _, out := range []string{
+		fmt.Sprintf("%v %s %+v %#v %q", s, s, s, s, s),
+		fmt.Sprintf("%v %s %+v %#v %q", p, p, p, p, p),
+		fmt.Sprintf("%v", struct{ S signing.Secret }{s}),
+		func() string {
+			var b bytes.Buffer
+			slog.New(slog.NewJSONHandler(&b, nil)).Info("x", "token", s, "push", p)
+			return b.String()
+		}(),
+	} {
+		if bytes.Contains([]byte(out), []byte("SECRET")) {
+			t.Fatalf("secret leaked through formatting: %s", out)
+		}
+	}
+}

@@ -1,0 +1,188 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kyso-dev/kyso/apiclient"
+	"github.com/kyso-dev/kyso/cmd/kyso/app"
+	"github.com/kyso-dev/kyso/cmd/kyso/cli"
+)
+
+// kyso runs the kyso command in-process and decodes its JSON output into out.
+func kyso(t *testing.T, out any, args ...string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := cli.Run(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("kyso %s: exit %d\n%s", strings.Join(args, " "), code, stderr.String())
+	}
+	if out != nil {
+		if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+			t.Fatalf("kyso %s printed %q: %v", strings.Join(args, " "), stdout.String(), err)
+		}
+	}
+}
+
+// TestCLIWalkthrough is the README's walkthrough: operator token -> relying party -> user ->
+// credential -> activation code -> kyso device enroll -> signature request -> kyso device
+// approve -> signature verified with openssl.
+func TestCLIWalkthrough(t *testing.T) {
+	e := startEnv(t)
+	tokenFile := filepath.Join(e.dir, app.OperatorTokenFile)
+	if fi, err := os.Stat(tokenFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("operator token file: %v %v", fi.Mode(), err)
+	}
+	admin := []string{"admin", "--server", e.url, "--token-file", tokenFile}
+	var rp struct{ ID, APIKey string }
+	kyso(t, &rp, append(admin, "relying-parties", "create", "--name", "Cổng dịch vụ công")...)
+	var user struct{ ID, NationalID string }
+	kyso(t, &user, append(admin, "users", "create", "--national-id", "001099012345", "--display-name", "Trần Thị B")...)
+	var found struct{ Users []struct{ ID string } }
+	kyso(t, &found, append(admin, "users", "find", "--national-id", "001099012345")...)
+	if len(found.Users) != 1 || found.Users[0].ID != user.ID {
+		t.Fatalf("users find: %+v", found)
+	}
+	var cred credential
+	kyso(t, &cred, append(admin, "credentials", "create", user.ID, "--key-algorithm", "RSA-2048")...)
+	var code struct{ Code, ActivationURI string }
+	kyso(t, &code, append(admin, "activation-codes", "create", user.ID)...)
+	if !strings.HasPrefix(code.ActivationURI, "kyso://activate?") {
+		t.Fatalf("activationUri %q", code.ActivationURI)
+	}
+	state := filepath.Join(t.TempDir(), "ipad.json")
+	kyso(t, nil, "device", "enroll", "--server", e.url, "--code", code.Code, "--state", state, "--name", "iPad", "--platform", "ipados")
+	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("device state file: %v", err)
+	}
+	var devices struct {
+		Devices []struct{ ID, Platform, Status string }
+	}
+	kyso(t, &devices, append(admin, "devices", "list", user.ID)...)
+	if len(devices.Devices) != 1 || devices.Devices[0].Platform != "ipados" || devices.Devices[0].Status != "active" {
+		t.Fatalf("devices list: %+v", devices)
+	}
+
+	hashes := digests(1, "SHA-256")
+	rpc := apiclient.New(e.url, rp.APIKey)
+	sess, err := rpc.CreateSignature(context.Background(), apiclient.SignatureRequest{NationalID: "001099012345",
+		HashAlgorithm: "SHA-256", Documents: []apiclient.Document{{Label: "Tờ khai.pdf", Hash: hashes[0]}}, DisplayText: "Ký tờ khai"}, "")
+	must(t, err)
+	var pending struct {
+		Sessions []struct{ ID, VerificationCode string }
+	}
+	kyso(t, &pending, "device", "pending", "--state", state)
+	if len(pending.Sessions) != 1 || pending.Sessions[0].VerificationCode != sess.VerificationCode {
+		t.Fatalf("device pending: %+v", pending)
+	}
+	// A wrong expected code refuses to approve.
+	var stdout, stderr bytes.Buffer
+	wrong := "0000"
+	if sess.VerificationCode == wrong {
+		wrong = "0001"
+	}
+	if c := cli.Run(context.Background(), []string{"device", "approve", "--state", state, "--session", sess.ID, "--expect-code", wrong}, &stdout, &stderr); c == 0 {
+		t.Fatal("approve with the wrong expected code succeeded")
+	}
+	kyso(t, nil, "device", "approve", "--state", state, "--session", sess.ID, "--expect-code", sess.VerificationCode)
+	got, err := rpc.Signature(context.Background(), sess.ID, 5*time.Second)
+	must(t, err)
+	if got.State != "signed" {
+		t.Fatalf("state %s", got.State)
+	}
+	verifyOpenSSL(t, got.Certificate, "RSASSA-PSS", "SHA-256", hashes[0], got.Documents[0].Signature)
+
+	var revoked struct{ Status string }
+	kyso(t, &revoked, append(admin, "devices", "revoke", devices.Devices[0].ID, "--reason", "lost")...)
+	if revoked.Status != "revoked" {
+		t.Fatalf("revoke: %+v", revoked)
+	}
+}
+
+func TestCLIUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"frobnicate"},
+		{"serve"},
+		{"admin", "users", "create"},
+		{"device"},
+		{"device", "approve", "--state", "x"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := cli.Run(context.Background(), args, &stdout, &stderr); code != 2 {
+			t.Errorf("kyso %v: exit %d, want 2 (usage)\n%s", args, code, stderr.String())
+		}
+		if stderr.Len() == 0 {
+			t.Errorf("kyso %v: no message", args)
+		}
+	}
+}
+
+func TestCLIServeAndAutoApprove(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	ctx, stop := context.WithCancel(context.Background())
+	serveErr := &logBuffer{}
+	served := make(chan int, 1)
+	go func() {
+		served <- cli.Run(ctx, []string{"serve", "--data", dir, "--addr", "127.0.0.1:0"}, io.Discard, serveErr)
+	}()
+	// The server announces its address in the log; wait for the operator token and that line.
+	var url string
+	for deadline := time.Now().Add(10 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, line := range strings.Split(string(serveErr.Bytes()), "\n") {
+			var l struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "kyso listening" {
+				url = "http://" + l.Addr
+			}
+		}
+	}
+	if url == "" {
+		t.Fatalf("kyso serve did not start:\n%s", string(serveErr.Bytes()))
+	}
+	tokenFile := filepath.Join(dir, app.OperatorTokenFile)
+	admin := []string{"admin", "--server", url, "--token-file", tokenFile}
+	var rp struct{ APIKey string }
+	kyso(t, &rp, append(admin, "relying-parties", "create", "--name", "P")...)
+	var user struct{ ID string }
+	kyso(t, &user, append(admin, "users", "create", "--national-id", "42", "--display-name", "A")...)
+	kyso(t, nil, append(admin, "credentials", "create", user.ID)...)
+	var code struct{ Code string }
+	kyso(t, &code, append(admin, "activation-codes", "create", user.ID)...)
+	state := filepath.Join(t.TempDir(), "phone.json")
+	kyso(t, nil, "device", "enroll", "--server", url, "--code", code.Code, "--state", state)
+
+	runCtx, stopRun := context.WithCancel(context.Background())
+	ran := make(chan int, 1)
+	go func() {
+		ran <- cli.Run(runCtx, []string{"device", "run", "--state", state, "--auto-approve", "--interval", "50ms"}, io.Discard, io.Discard)
+	}()
+	rpc := apiclient.New(url, rp.APIKey)
+	sess, err := rpc.CreateSignature(context.Background(), apiclient.SignatureRequest{NationalID: "42", HashAlgorithm: "SHA-256",
+		Documents: []apiclient.Document{{Label: "a", Hash: digests(1, "SHA-256")[0]}}, DisplayText: "x"}, "")
+	must(t, err)
+	got, err := rpc.Signature(context.Background(), sess.ID, 10*time.Second)
+	must(t, err)
+	stopRun()
+	if c := <-ran; c != 0 {
+		t.Errorf("device run exit %d", c)
+	}
+	if got.State != "signed" {
+		t.Fatalf("auto-approve: state %s", got.State)
+	}
+	stop() // SIGINT/SIGTERM: graceful stop, store closed
+	if c := <-served; c != 0 {
+		t.Fatalf("serve exit %d:\n%s", c, string(serveErr.Bytes()))
+	}
+	if !strings.Contains(string(serveErr.Bytes()), "store closed") {
+		t.Fatal("the store was not closed cleanly at stop")
+	}
+	if !strings.Contains(string(serveErr.Bytes()), "HSM or KMS") {
+		t.Fatal("no start-up warning about the local key-encryption key")
+	}
+}
