@@ -86,7 +86,9 @@ func (f *fixture) newService() *signing.Service {
 }
 
 // newFixture builds a service on real parts with one user, credential, device and RP.
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture { return newFixtureWithKey(t, signing.KeyECP256) }
+
+func newFixtureWithKey(t testing.TB, keyAlg signing.KeyAlgorithm) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := boltstore.Open(filepath.Join(dir, "kyso.db"), boltstore.Options{})
@@ -114,7 +116,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.CreateCredential(ctx, f.op, u.ID, signing.KeyECP256); err != nil {
+	if _, err := f.svc.CreateCredential(ctx, f.op, u.ID, keyAlg); err != nil {
 		t.Fatal(err)
 	}
 	code, _, err := f.svc.CreateActivationCode(ctx, f.op, u.ID, 0)
@@ -133,7 +135,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) createSession(t *testing.T) *signing.Session {
+func (f *fixture) createSession(t testing.TB) *signing.Session {
 	t.Helper()
 	h := sha256.Sum256([]byte(t.Name()))
 	s, err := f.svc.CreateSession(context.Background(), f.rp, signing.SessionRequest{NationalID: "001", HashAlgorithm: signing.SHA256,
@@ -271,5 +273,44 @@ func TestSecretsRedact(t *testing.T) {
 		if bytes.Contains([]byte(out), []byte("SECRET")) {
 			t.Fatalf("secret leaked through formatting: %s", out)
 		}
+	}
+}
+
+// BenchmarkTransaction measures one complete transaction in-process: create the session
+// (durable), fetch it for the device with its challenge, verify the device's approval, move
+// it to approved (durable), unwrap the key, sign, verify the signature, store the result
+// (durable). Parallel workers share group commits, as concurrent requests do in the server.
+func BenchmarkTransaction(b *testing.B) {
+	for _, alg := range []signing.KeyAlgorithm{signing.KeyECP256, signing.KeyRSA2048} {
+		b.Run(string(alg), func(b *testing.B) {
+			f := newFixtureWithKey(b, alg)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.SetParallelism(16) // 16 workers per CPU: concurrent requests, as a server sees them
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				doc := make([]byte, 32)
+				for pb.Next() {
+					rand.Read(doc)
+					h := sha256.Sum256(doc)
+					s, err := f.svc.CreateSession(ctx, f.rp, signing.SessionRequest{NationalID: "001", HashAlgorithm: signing.SHA256,
+						Documents: []signing.Document{{Label: "a.pdf", Hash: h[:]}}, DisplayText: "Ký"}, signing.Idempotency{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					s, challenge, err := f.svc.DeviceSession(ctx, f.dev, s.ID)
+					if err != nil {
+						b.Fatal(err)
+					}
+					digest := sha256.Sum256(bridge.DecisionMessage(challenge, signing.Approve))
+					sig, _ := ecdsa.SignASN1(rand.Reader, f.devKey, digest[:])
+					done, err := f.svc.Decide(ctx, f.dev, s.ID, signing.Approve, sig)
+					if err != nil || done.State != signing.StateSigned {
+						b.Fatalf("decide: %v", err)
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tx/s")
+		})
 	}
 }
