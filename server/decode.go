@@ -39,14 +39,19 @@ func readBody(c *echo.Context) ([]byte, error) {
 	return body, nil
 }
 
-// decodeJSON decodes exactly one JSON object from body into v, refusing unknown fields and
-// invalid UTF-8 (which encoding/json would silently replace).
+// decodeJSON checks the request's Content-Type and decodes body into v with decodeBody.
 func decodeJSON(c *echo.Context, body []byte, v any) error {
 	if ct := c.Request().Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && mt != "application/problem+json") {
 			return signing.Errorf(codeUnsupportedMedia, "Content-Type must be application/json")
 		}
 	}
+	return decodeBody(body, v)
+}
+
+// decodeBody decodes exactly one JSON object from body into v, refusing unknown fields and
+// invalid UTF-8 (which encoding/json would silently replace).
+func decodeBody(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return signing.Errorf(signing.EINVALID, "the request body is empty; a JSON object is required")
 	}
