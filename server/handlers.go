@@ -137,6 +137,19 @@ func (s *Server) createRelyingParty(c *echo.Context) error {
 		"callbackSecret": secret.Reveal(), "createdAt": rp.CreatedAt})
 }
 
+func (s *Server) listAudit(c *echo.Context) error {
+	after, err1 := strconv.ParseUint(c.QueryParamOr("after", "0"), 10, 64)
+	limit, err2 := strconv.Atoi(c.QueryParamOr("limit", "100"))
+	if err1 != nil || err2 != nil {
+		return signing.Errorf(signing.EINVALID, "after and limit must be whole numbers")
+	}
+	recs, err := s.svc.AuditRecords(c.Request().Context(), operator(c), after, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"records": recs})
+}
+
 // bindOptional is bind for endpoints whose whole body is optional.
 func bindOptional(c *echo.Context, v any) error {
 	body, err := readBody(c)

@@ -83,6 +83,7 @@ func (s *Server) routes() {
 	admin.GET("/users/:id/devices", s.listDevices)
 	admin.POST("/devices/:id/revoke", s.revokeDevice)
 	admin.POST("/relying-parties", s.createRelyingParty)
+	admin.GET("/audit", s.listAudit)
 
 	rp := e.Group("/v1", s.relyingPartyAuth)
 	rp.POST("/signatures", s.createSession)

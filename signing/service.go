@@ -424,6 +424,15 @@ func (s *Service) CreateRelyingParty(ctx context.Context, op *Operator, name str
 	return rp, apiKey, callbackSecret, nil
 }
 
+// AuditRecords returns up to limit audit records after sequence number after. Every
+// operator role may read the log. Returns EINVALID for a limit outside 1..1000.
+func (s *Service) AuditRecords(ctx context.Context, op *Operator, after uint64, limit int) ([]AuditRecord, error) {
+	if limit < 1 || limit > 1000 {
+		return nil, Errorf(EINVALID, "limit must be between 1 and 1000")
+	}
+	return s.store.AuditRecords(ctx, after, limit)
+}
+
 // ---- Device enrolment ----------------------------------------------------------------------
 
 // ActivationRequest is what a device sends to enrol.

@@ -186,3 +186,36 @@ func TestCLIServeAndAutoApprove(t *testing.T) {
 		t.Fatal("no start-up warning about the local key-encryption key")
 	}
 }
+
+func TestCLIAuditVerify(t *testing.T) {
+	e := startEnv(t)
+	rp, _ := e.newRP("Portal")
+	s := e.newSigner("001", "EC-P256")
+	sess, _ := pendingSession(t, rp, s)
+	_, err := s.dev.Decide(context.Background(), sess.ID, true, "")
+	must(t, err)
+	var out struct {
+		Verified int
+		LastSeq  uint64
+	}
+	kyso(t, &out, "audit", "verify", "--server", e.url, "--token-file", filepath.Join(e.dir, app.OperatorTokenFile))
+	// operator, RP, user, credential, activation code, device, session created/approved/signed
+	if out.Verified < 9 || out.LastSeq != uint64(out.Verified) {
+		t.Fatalf("audit verify: %+v", out)
+	}
+	var page struct {
+		Records []struct{ Action, Subject string }
+	}
+	must(t, e.op.Do(context.Background(), "GET", "/admin/v1/audit?after=0&limit=1000", nil, &page, nil))
+	seen := map[string]bool{}
+	for _, r := range page.Records {
+		if r.Subject == sess.ID {
+			seen[r.Action] = true
+		}
+	}
+	for _, a := range []string{"session.created", "session.approved", "session.signed"} {
+		if !seen[a] {
+			t.Errorf("no %s audit record for the session", a)
+		}
+	}
+}

@@ -18,6 +18,7 @@ Usage:
   kyso serve  --data DIR [--addr HOST:PORT] [--public-url URL]
   kyso admin  --server URL --token-file FILE <resource> <verb> [flags]
   kyso device <enroll|pending|approve|decline|run> --state FILE [flags]
+  kyso audit verify --server URL --token-file FILE
   kyso help
 
 Run "kyso <command> -h" for a command's flags.
@@ -37,6 +38,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runAdmin(ctx, args[1:], stdout, stderr)
 	case "device":
 		err = runDevice(ctx, args[1:], stdout, stderr)
+	case "audit":
+		err = runAudit(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
