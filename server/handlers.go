@@ -313,7 +313,7 @@ func (s *Server) deviceSessions(c *echo.Context) error {
 	}
 	out := bridge.SessionList{Sessions: make([]bridge.SessionInfo, len(list))}
 	for i, sess := range list {
-		out.Sessions[i] = deviceSessionView(sess, bridge.Protocol{}.Challenge(sess))
+		out.Sessions[i] = deviceSessionView(sess, s.svc.Challenge(sess))
 	}
 	return c.JSON(http.StatusOK, out)
 }

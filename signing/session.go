@@ -249,6 +249,9 @@ func (s *Service) loadSession(ctx context.Context, id string) (*Session, error) 
 	return sess, nil
 }
 
+// Challenge returns the canonical bytes a device signs to decide on sess.
+func (s *Service) Challenge(sess *Session) []byte { return s.approvals.Challenge(sess) }
+
 // PendingSessions lists the pending sessions of the device's user.
 func (s *Service) PendingSessions(ctx context.Context, dev *Device) ([]*Session, error) {
 	open, err := s.store.OpenSessionsByUser(ctx, dev.UserID)
