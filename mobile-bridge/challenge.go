@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
+	"strings"
 	"time"
 
 	"github.com/kyso-dev/kyso/signing"
@@ -63,6 +64,10 @@ func SessionChallengeFields(s *signing.Session) ChallengeFields {
 		HashAlgorithm: string(s.HashAlgorithm), SignatureAlgorithm: string(s.SignatureAlgorithm),
 		DisplayText: s.DisplayText, VerificationCode: s.VerificationCode, ExpiresAt: s.ExpiresAt,
 	}
+	if len(s.CodeChoices) > 0 {
+		// The device must not learn which code is right: it is shown, and signs, all three.
+		f.VerificationCode = strings.Join(s.CodeChoices, ",")
+	}
 	for _, d := range s.Documents {
 		f.Labels = append(f.Labels, d.Label)
 		f.Hashes = append(f.Hashes, d.Hash)
@@ -73,19 +78,20 @@ func SessionChallengeFields(s *signing.Session) ChallengeFields {
 // Challenge returns the challenge of a session.
 func (Protocol) Challenge(s *signing.Session) []byte { return Challenge(SessionChallengeFields(s)) }
 
-// DecisionMessage is what a device signs: the challenge followed by the decision word.
-func DecisionMessage(challenge []byte, d signing.Decision) []byte {
-	m := make([]byte, 0, len(challenge)+len(d))
-	return append(append(m, challenge...), d...)
+// DecisionMessage is what a device signs: the challenge followed by the decision word
+// ("approve", "decline", or "approve:NNNN" with the picked code; see signing.DecisionWord).
+func DecisionMessage(challenge []byte, word string) []byte {
+	m := make([]byte, 0, len(challenge)+len(word))
+	return append(append(m, challenge...), word...)
 }
 
-// VerifyDecision checks a device's DER ECDSA P-256 signature over challenge || decision.
-func (Protocol) VerifyDecision(publicKey, challenge []byte, d signing.Decision, sig []byte) error {
+// VerifyDecision checks a device's DER ECDSA P-256 signature over challenge || word.
+func (Protocol) VerifyDecision(publicKey, challenge []byte, word string, sig []byte) error {
 	pub, err := ParseDeviceKey(publicKey)
 	if err != nil {
 		return err
 	}
-	digest := sha256.Sum256(DecisionMessage(challenge, d))
+	digest := sha256.Sum256(DecisionMessage(challenge, word))
 	if !ecdsa.VerifyASN1(pub, digest[:], sig) {
 		return signing.Errorf(signing.EINVALIDSIGNATURE, "the decision signature does not verify with this device's key")
 	}

@@ -75,26 +75,29 @@ func TestVerifyDecision(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	ch := bridge.Challenge(sampleFields())
-	digest := sha256.Sum256(bridge.DecisionMessage(ch, signing.Approve))
+	digest := sha256.Sum256(bridge.DecisionMessage(ch, "approve"))
 	sig, _ := ecdsa.SignASN1(rand.Reader, key, digest[:])
 	p := bridge.Protocol{}
-	if err := p.VerifyDecision(pub, ch, signing.Approve, sig); err != nil {
+	if err := p.VerifyDecision(pub, ch, "approve", sig); err != nil {
 		t.Fatalf("valid approval refused: %v", err)
 	}
-	if err := p.VerifyDecision(pub, ch, signing.Decline, sig); signing.ErrorCode(err) != signing.EINVALIDSIGNATURE {
+	if err := p.VerifyDecision(pub, ch, "decline", sig); signing.ErrorCode(err) != signing.EINVALIDSIGNATURE {
 		t.Fatalf("an approval signature must not count as a decline: %v", err)
 	}
 	altered := append([]byte{}, ch...)
 	altered[len(altered)-1] ^= 1
-	if err := p.VerifyDecision(pub, altered, signing.Approve, sig); signing.ErrorCode(err) != signing.EINVALIDSIGNATURE {
+	if err := p.VerifyDecision(pub, altered, "approve", sig); signing.ErrorCode(err) != signing.EINVALIDSIGNATURE {
 		t.Fatalf("altered challenge accepted: %v", err)
 	}
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	otherPub, _ := x509.MarshalPKIXPublicKey(&other.PublicKey)
-	if err := p.VerifyDecision(otherPub, ch, signing.Approve, sig); signing.ErrorCode(err) != signing.EINVALIDSIGNATURE {
+	if err := p.VerifyDecision(otherPub, ch, "approve", sig); signing.ErrorCode(err) != signing.EINVALIDSIGNATURE {
 		t.Fatalf("another device's key accepted the signature: %v", err)
 	}
-	if err := p.VerifyDecision([]byte("junk"), ch, signing.Approve, sig); signing.ErrorCode(err) != signing.EINVALID {
+	if err := p.VerifyDecision(pub, ch, "approve:0042", sig); signing.ErrorCode(err) != signing.EINVALIDSIGNATURE {
+		t.Fatalf("a plain approval must not count as a code pick: %v", err)
+	}
+	if err := p.VerifyDecision([]byte("junk"), ch, "approve", sig); signing.ErrorCode(err) != signing.EINVALID {
 		t.Fatalf("junk key: %v", err)
 	}
 }

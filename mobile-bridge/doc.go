@@ -16,13 +16,15 @@
 //	u32(number of documents)
 //	  for each document: str(label) str(hash bytes)
 //	str(display text)
-//	str(verification code)              4 ASCII digits
+//	str(verification code)              4 ASCII digits; in the verificationCodeChoice
+//	                                    interaction, the three codes shown, comma-separated
 //	u64(expiry, Unix seconds)
 //
 // where u32 and u64 are big-endian and str(x) is u32(len(x)) followed by the bytes of x
 // (text as UTF-8). The device signs challenge || decision, where decision is the ASCII word
-// "approve" or "decline", with ECDSA P-256 over SHA-256, DER-encoded. The layout is fixed by
-// a known-answer test.
+// "approve" or "decline" (in the code-choice interaction an approval is "approve:" followed by
+// the picked code), with ECDSA P-256 over SHA-256, DER-encoded. The layout is fixed by a
+// known-answer test.
 //
 // # Caveats
 //

@@ -1,6 +1,9 @@
 package bridge
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // ActivateRequest is the body of POST /device/v1/activate.
 type ActivateRequest struct {
@@ -9,6 +12,7 @@ type ActivateRequest struct {
 	Platform  string `json:"platform"`
 	Name      string `json:"name"`
 	PushToken string `json:"pushToken,omitempty"`
+	Language  string `json:"language,omitempty"` // BCP 47, for the text of push alerts
 }
 
 // ActivateResponse answers an activation.
@@ -40,7 +44,12 @@ type SessionInfo struct {
 	DisplayText        string           `json:"displayText"`
 	Documents          []DocumentInfo   `json:"documents"`
 	SignatureAlgorithm string           `json:"signatureAlgorithm"`
-	VerificationCode   string           `json:"verificationCode"`
+	// VerificationCode is the code to compare with the relying party's. In the
+	// verificationCodeChoice interaction it is empty and the user picks from
+	// VerificationCodeChoices instead.
+	VerificationCode        string   `json:"verificationCode"`
+	Interaction             string   `json:"interaction,omitempty"`
+	VerificationCodeChoices []string `json:"verificationCodeChoices,omitempty"`
 	CreatedAt          time.Time        `json:"createdAt"`
 	ExpiresAt          time.Time        `json:"expiresAt"`
 	Challenge          []byte           `json:"challenge"`
@@ -52,6 +61,9 @@ func (s *SessionInfo) ChallengeFields() ChallengeFields {
 		SessionID: s.ID, RelyingPartyID: s.RelyingParty.ID, RelyingPartyName: s.RelyingParty.Name,
 		SignatureAlgorithm: s.SignatureAlgorithm, DisplayText: s.DisplayText,
 		VerificationCode: s.VerificationCode, ExpiresAt: s.ExpiresAt,
+	}
+	if len(s.VerificationCodeChoices) > 0 {
+		f.VerificationCode = strings.Join(s.VerificationCodeChoices, ",")
 	}
 	for _, d := range s.Documents {
 		f.HashAlgorithm = d.HashAlgorithm
@@ -70,6 +82,15 @@ type SessionList struct {
 type DecisionRequest struct {
 	Decision  string `json:"decision"`
 	Signature []byte `json:"signature"`
+	// VerificationCode is the code the user picked (verificationCodeChoice interaction only).
+	VerificationCode string `json:"verificationCode,omitempty"`
+}
+
+// SessionEvent is the data of a session.updated event on GET /device/v1/events; a
+// session.created event carries a SessionInfo.
+type SessionEvent struct {
+	ID    string `json:"id"`
+	State string `json:"state"`
 }
 
 // DecisionResponse answers a decision.

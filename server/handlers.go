@@ -137,6 +137,19 @@ func (s *Server) createRelyingParty(c *echo.Context) error {
 		"callbackSecret": secret.Reveal(), "createdAt": rp.CreatedAt})
 }
 
+func (s *Server) getSessionForOperator(c *echo.Context) error {
+	ctx := c.Request().Context()
+	sess, err := s.svc.SessionForOperator(ctx, operator(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	cred, err := s.svc.CredentialOf(ctx, sess)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, operatorSessionView(sess, cred))
+}
+
 func (s *Server) listAudit(c *echo.Context) error {
 	after, err1 := strconv.ParseUint(c.QueryParamOr("after", "0"), 10, 64)
 	limit, err2 := strconv.Atoi(c.QueryParamOr("limit", "100"))
@@ -183,12 +196,13 @@ type createSessionRequest struct {
 	DisplayText        string            `json:"displayText"`
 	CallbackURL        string            `json:"callbackUrl"`
 	TTLSeconds         *int              `json:"ttlSeconds"`
+	Interaction        string            `json:"interaction"`
 }
 
 func (r *createSessionRequest) toDomain() (signing.SessionRequest, error) {
 	out := signing.SessionRequest{NationalID: r.NationalID, UserID: r.UserID, CredentialID: r.CredentialID,
 		HashAlgorithm: signing.HashAlgorithm(r.HashAlgorithm), SignatureAlgorithm: signing.SignatureAlgorithm(r.SignatureAlgorithm),
-		DisplayText: r.DisplayText, CallbackURL: r.CallbackURL}
+		DisplayText: r.DisplayText, CallbackURL: r.CallbackURL, Interaction: r.Interaction}
 	if len(r.Documents) > 50 {
 		return out, signing.Errorf(signing.ETOOMANYDOCUMENTS, "at most 50 documents per session")
 	}
@@ -209,6 +223,9 @@ func (r *createSessionRequest) toDomain() (signing.SessionRequest, error) {
 }
 
 func (s *Server) createSession(c *echo.Context) error {
+	if ok, wait := s.rpLimiter.allow(relyingParty(c).ID, s.cfg.Now()); !ok {
+		return rateLimited(c, wait, "this relying party sends requests faster than its limit")
+	}
 	body, err := readBody(c)
 	if err != nil {
 		return err
@@ -279,15 +296,15 @@ func (s *Server) listCredentials(c *echo.Context) error {
 // ---- device API --------------------------------------------------------------------------------
 
 func (s *Server) activate(c *echo.Context) error {
-	if !s.limiter.allow(c.RealIP(), s.cfg.Now()) {
-		return signing.Errorf(signing.ERATELIMITED, "too many activation attempts from this address; wait a minute")
+	if ok, wait := s.limiter.allow(c.RealIP(), s.cfg.Now()); !ok {
+		return rateLimited(c, wait, "too many activation attempts from this address")
 	}
 	var in bridge.ActivateRequest
 	if err := bind(c, &in); err != nil {
 		return err
 	}
 	dev, u, err := s.svc.Activate(c.Request().Context(), signing.ActivationRequest{Code: signing.Secret(in.Code),
-		PublicKey: in.PublicKey, Platform: in.Platform, Name: in.Name, PushToken: signing.PushToken(in.PushToken)})
+		PublicKey: in.PublicKey, Platform: in.Platform, Name: in.Name, PushToken: signing.PushToken(in.PushToken), Language: in.Language})
 	if err != nil {
 		return err
 	}
@@ -299,7 +316,10 @@ func deviceSessionView(sess *signing.Session, challenge []byte) bridge.SessionIn
 		RelyingParty: bridge.RelyingPartyInfo{ID: sess.RelyingPartyID, Name: sess.RelyingPartyName},
 		DisplayText:  sess.DisplayText, SignatureAlgorithm: string(sess.SignatureAlgorithm),
 		VerificationCode: sess.VerificationCode, CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt, Challenge: challenge,
-		Documents: make([]bridge.DocumentInfo, len(sess.Documents))}
+		Documents: make([]bridge.DocumentInfo, len(sess.Documents)), Interaction: sess.Interaction}
+	if sess.Interaction == signing.InteractionCodeChoice {
+		v.VerificationCode, v.VerificationCodeChoices = "", sess.CodeChoices
+	}
 	for i, d := range sess.Documents {
 		v.Documents[i] = bridge.DocumentInfo{Label: d.Label, Hash: d.Hash, HashAlgorithm: string(sess.HashAlgorithm)}
 	}
@@ -334,7 +354,7 @@ func (s *Server) decide(c *echo.Context) error {
 	if len(in.Signature) == 0 {
 		return signing.Errorf(signing.EINVALID, "signature is required")
 	}
-	sess, err := s.svc.Decide(c.Request().Context(), device(c), c.Param("id"), signing.Decision(in.Decision), in.Signature)
+	sess, err := s.svc.Decide(c.Request().Context(), device(c), c.Param("id"), signing.Decision(in.Decision), in.VerificationCode, in.Signature)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,9 @@ package server
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kyso-dev/kyso/signing"
 	"github.com/labstack/echo/v5"
@@ -44,6 +46,8 @@ var statusOf = map[string]int{
 	signing.ESESSIONEXPIRED:       http.StatusConflict,
 	signing.EIDEMPOTENCYCONFLICT:  http.StatusConflict,
 	signing.ERATELIMITED:          http.StatusTooManyRequests,
+	signing.ETOOMANYPENDING:       http.StatusTooManyRequests,
+	signing.EWRONGCODE:            http.StatusConflict,
 	signing.EINTERNAL:             http.StatusInternalServerError,
 	codeMethodNotAllowed:          http.StatusMethodNotAllowed,
 	codeTooLarge:                  http.StatusRequestEntityTooLarge,
@@ -82,7 +86,7 @@ func (s *Server) handleError(c *echo.Context, err error) {
 		s.log.Error("request failed", "requestId", requestID(c), "method", c.Request().Method, "path", c.Request().URL.Path, "error", err)
 		msg = "internal error; quote the traceId when reporting it"
 	}
-	if code == signing.ERATELIMITED {
+	if code == signing.ERATELIMITED && c.Response().Header().Get("Retry-After") == "" {
 		c.Response().Header().Set("Retry-After", "60")
 	}
 	p := Problem{Type: ProblemType(code), Title: http.StatusText(status), Status: status, Detail: msg, Code: code, TraceID: requestID(c)}
@@ -93,4 +97,11 @@ func (s *Server) handleError(c *echo.Context, err error) {
 	}
 	c.Response().WriteHeader(status)
 	_ = jsonEncode(c.Response(), p)
+}
+
+// rateLimited answers 429 RATE_LIMITED with a Retry-After of wait (at least one second).
+func rateLimited(c *echo.Context, wait time.Duration, msg string) error {
+	secs := max(int((wait+time.Second-1)/time.Second), 1)
+	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	return signing.Errorf(signing.ERATELIMITED, "%s; retry in %d s", msg, secs)
 }

@@ -28,6 +28,16 @@ type Config struct {
 	Now func() time.Time
 	// ActivationsPerMinute bounds activation attempts per client IP. Default: 10.
 	ActivationsPerMinute int
+	// SessionsPerSecond bounds each relying party's signature requests (token bucket with a
+	// burst of the same size). Default: 50.
+	SessionsPerSecond int
+	// StreamsPerDevice bounds a device's open event streams. Default: 2.
+	StreamsPerDevice int
+	// Heartbeat is the interval of comment lines on event streams. Default: 15 s.
+	Heartbeat time.Duration
+	// StreamMaxAge ends an event stream after this long; the device reconnects and resumes.
+	// Default: 30 minutes.
+	StreamMaxAge time.Duration
 }
 
 // Server is the HTTP API.
@@ -36,8 +46,10 @@ type Server struct {
 	svc     *signing.Service
 	log     *slog.Logger
 	cfg     Config
-	devAuth *deviceauth.Verifier
-	limiter *limiter
+	devAuth   *deviceauth.Verifier
+	limiter   *limiter // activation attempts per client IP
+	rpLimiter *limiter // signature requests per relying party
+	streams   streamCounter
 }
 
 // New builds the HTTP API over the service.
@@ -51,6 +63,18 @@ func New(svc *signing.Service, cfg Config) *Server {
 	if cfg.ActivationsPerMinute == 0 {
 		cfg.ActivationsPerMinute = 10
 	}
+	if cfg.SessionsPerSecond == 0 {
+		cfg.SessionsPerSecond = 50
+	}
+	if cfg.StreamsPerDevice == 0 {
+		cfg.StreamsPerDevice = 2
+	}
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	if cfg.StreamMaxAge == 0 {
+		cfg.StreamMaxAge = 30 * time.Minute
+	}
 	// No automatic 404 routes in groups: an unknown method on a known path must answer 405.
 	e := echo.NewWithConfig(echo.Config{Logger: cfg.Logger, NoGroupAutoRegister404Routes: true})
 	// Kyso is reached directly or through a proxy the operator configures; never trust
@@ -59,7 +83,9 @@ func New(svc *signing.Service, cfg Config) *Server {
 	s := &Server{
 		echo: e, svc: svc, log: cfg.Logger, cfg: cfg,
 		devAuth: &deviceauth.Verifier{Now: cfg.Now, PublicURL: cfg.PublicURL},
-		limiter: newLimiter(cfg.ActivationsPerMinute, time.Minute),
+		limiter:   newLimiter(cfg.ActivationsPerMinute, time.Minute),
+		rpLimiter: newLimiter(cfg.SessionsPerSecond, time.Second),
+		streams:   streamCounter{open: map[string]int{}},
 	}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.requestIDAndLog, s.recoverPanic)
@@ -84,6 +110,7 @@ func (s *Server) routes() {
 	admin.POST("/devices/:id/revoke", s.revokeDevice)
 	admin.POST("/relying-parties", s.createRelyingParty)
 	admin.GET("/audit", s.listAudit)
+	admin.GET("/sessions/:id", s.getSessionForOperator)
 
 	rp := e.Group("/v1", s.relyingPartyAuth)
 	rp.POST("/signatures", s.createSession)
@@ -93,6 +120,7 @@ func (s *Server) routes() {
 	e.POST("/device/v1/activate", s.activate)
 	dev := e.Group("/device/v1", s.deviceAuth)
 	dev.GET("/sessions", s.deviceSessions)
+	dev.GET("/events", s.deviceEvents)
 	dev.GET("/sessions/:id", s.deviceSession)
 	dev.POST("/sessions/:id/decision", s.decide)
 	dev.PUT("/push-token", s.setPushToken)
@@ -270,7 +298,8 @@ func newLimiter(rate int, period time.Duration) *limiter {
 	return &limiter{rate: float64(rate), period: period, buckets: map[string]*bucket{}}
 }
 
-func (l *limiter) allow(key string, now time.Time) bool {
+// allow takes a token for key; when there is none it says how long until there is.
+func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.buckets) > 100_000 { // forget full buckets rather than grow without bound
@@ -288,8 +317,8 @@ func (l *limiter) allow(key string, now time.Time) bool {
 	b.tokens = min(l.rate, b.tokens+now.Sub(b.last).Seconds()*l.rate/l.period.Seconds())
 	b.last = now
 	if b.tokens < 1 {
-		return false
+		return false, time.Duration((1 - b.tokens) / l.rate * float64(l.period))
 	}
 	b.tokens--
-	return true
+	return true, 0
 }

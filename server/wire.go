@@ -97,6 +97,7 @@ type SessionJSON struct {
 	SignatureAlgorithm string            `json:"signatureAlgorithm"`
 	DisplayText        string            `json:"displayText"`
 	Documents          []documentJSON    `json:"documents"`
+	Interaction        string            `json:"interaction,omitempty"`
 	Certificate        []byte            `json:"certificate,omitempty"`
 	CertificateChain   [][]byte          `json:"certificateChain,omitempty"`
 	Error              *sessionErrorJSON `json:"error,omitempty"`
@@ -106,7 +107,7 @@ func sessionView(s *signing.Session, c *signing.Credential) SessionJSON {
 	v := SessionJSON{ID: s.ID, State: string(s.State), VerificationCode: s.VerificationCode, CreatedAt: s.CreatedAt,
 		ExpiresAt: s.ExpiresAt, CompletedAt: s.CompletedAt, CredentialID: s.CredentialID,
 		HashAlgorithm: string(s.HashAlgorithm), SignatureAlgorithm: string(s.SignatureAlgorithm),
-		DisplayText: s.DisplayText, Documents: make([]documentJSON, len(s.Documents))}
+		DisplayText: s.DisplayText, Documents: make([]documentJSON, len(s.Documents)), Interaction: s.Interaction}
 	for i, d := range s.Documents {
 		v.Documents[i] = documentJSON{Label: d.Label, Hash: d.Hash, Signature: d.Signature}
 	}
@@ -125,4 +126,35 @@ type createdSessionJSON struct {
 	VerificationCode string    `json:"verificationCode"`
 	ExpiresAt        time.Time `json:"expiresAt"`
 	CreatedAt        time.Time `json:"createdAt"`
+}
+
+type approvalJSON struct {
+	DeviceID   string    `json:"deviceId"`
+	Decision   string    `json:"decision"`
+	PickedCode string    `json:"pickedCode,omitempty"`
+	Challenge  []byte    `json:"challenge"`
+	Signature  []byte    `json:"signature"`
+	At         time.Time `json:"at"`
+}
+
+// operatorSessionJSON is a session as an operator sees it: who asked whom, the push
+// deliveries per device, and the device's signed decision (the evidence).
+type operatorSessionJSON struct {
+	SessionJSON
+	RelyingPartyID string             `json:"relyingPartyId"`
+	UserID         string             `json:"userId"`
+	Deliveries     []signing.Delivery `json:"deliveries"`
+	Approval       *approvalJSON      `json:"approval,omitempty"`
+}
+
+func operatorSessionView(s *signing.Session, c *signing.Credential) operatorSessionJSON {
+	v := operatorSessionJSON{SessionJSON: sessionView(s, c), RelyingPartyID: s.RelyingPartyID, UserID: s.UserID, Deliveries: s.Deliveries}
+	if v.Deliveries == nil {
+		v.Deliveries = []signing.Delivery{}
+	}
+	if a := s.Approval; a != nil {
+		v.Approval = &approvalJSON{DeviceID: a.DeviceID, Decision: string(a.Decision), PickedCode: a.PickedCode,
+			Challenge: a.Challenge, Signature: a.Signature, At: a.At}
+	}
+	return v
 }

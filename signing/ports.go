@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"time"
 )
 
 // Keys is key custody: it creates key pairs and hands them out only as signers over wrapped
@@ -27,19 +28,44 @@ type Issuer interface {
 	Issue(ctx context.Context, u *User, pub crypto.PublicKey) (cert *x509.Certificate, chain [][]byte, err error)
 }
 
-// Notifier wakes a device: it tells it that a session waits, and nothing else. Implemented
-// by the push senders.
+// WakeUp is everything a push may say: that a session waits, and until when. It carries no
+// document content and no personal data, because push services are third parties.
+type WakeUp struct {
+	SessionID string
+	ExpiresAt time.Time
+}
+
+// Delivery outcomes.
+const (
+	DeliveryDelivered    = "delivered"    // the push service accepted the message
+	DeliveryUnregistered = "unregistered" // the token is dead; it is retired, the device falls back to pull
+	DeliveryFailed       = "failed"       // retries were spent or the error was permanent
+	DeliverySkipped      = "skipped"      // nothing to send to (no token, or no push for this platform)
+	DeliveryLogged       = "logged"       // the development log sender wrote it down
+)
+
+// Delivery is the outcome of waking one device for one session.
+type Delivery struct {
+	DeviceID string    `json:"deviceId"`
+	Outcome  string    `json:"outcome"`
+	Attempts int       `json:"attempts"`
+	Detail   string    `json:"detail,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// Notifier wakes a device, retrying as its channel allows, and says how it went. A failed
+// delivery never fails a session: devices also pull. Implemented by push.Dispatcher.
 type Notifier interface {
-	Notify(ctx context.Context, d *Device, sessionID string) error
+	Notify(ctx context.Context, d *Device, w WakeUp) Delivery
 }
 
 // ApprovalVerifier is the device protocol as the domain needs it: the canonical challenge of
 // a session, and the check of a device's signature over it. Implemented by mobile-bridge.
 type ApprovalVerifier interface {
 	Challenge(s *Session) []byte
-	// VerifyDecision checks sig over challenge || decision with the device's public key
-	// (DER SubjectPublicKeyInfo). Returns EINVALIDSIGNATURE if it does not verify.
-	VerifyDecision(publicKey, challenge []byte, d Decision, sig []byte) error
+	// VerifyDecision checks sig over challenge || word (see DecisionWord) with the device's
+	// public key (DER SubjectPublicKeyInfo). Returns EINVALIDSIGNATURE if it does not verify.
+	VerifyDecision(publicKey, challenge []byte, word string, sig []byte) error
 }
 
 // FinalHook is told about every session that reaches a final state, after it is durable.

@@ -38,6 +38,9 @@ type Config struct {
 	// CallbackBackoff is the first retry delay, doubled after each failure up to 30 s.
 	// Default: 1 s.
 	CallbackBackoff time.Duration
+	// MaxPendingPerUser bounds a user's unanswered sessions (against push fatigue).
+	// Default: 5.
+	MaxPendingPerUser int
 }
 
 // CallbackSender makes one attempt to deliver a final session to url, authenticated with
@@ -63,6 +66,7 @@ type Service struct {
 	log       *slog.Logger
 	started   time.Time
 	hub       hub
+	events    *events
 
 	draining  chan struct{}
 	drainOnce sync.Once
@@ -98,10 +102,13 @@ func NewService(store Store, keys Keys, issuer Issuer, notifier Notifier, approv
 	if cfg.CallbackBackoff == 0 {
 		cfg.CallbackBackoff = time.Second
 	}
+	if cfg.MaxPendingPerUser == 0 {
+		cfg.MaxPendingPerUser = 5
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{
 		store: store, keys: keys, issuer: issuer, notifier: notifier, approvals: approvals,
-		cfg: cfg, log: cfg.Logger, started: cfg.Now(), hub: newHub(), draining: make(chan struct{}),
+		cfg: cfg, log: cfg.Logger, started: cfg.Now(), hub: newHub(), events: newEvents(), draining: make(chan struct{}),
 		bgCtx: ctx, bgCancel: cancel,
 	}
 }
@@ -109,6 +116,9 @@ func NewService(store Store, keys Keys, issuer Issuer, notifier Notifier, approv
 // Drain answers every waiting long-poll at once with the session's current state, and makes
 // new ones answer without waiting. A server calls it when it begins to stop.
 func (s *Service) Drain() { s.drainOnce.Do(func() { close(s.draining) }) }
+
+// Draining is closed when the server begins to stop; long-lived requests end on it.
+func (s *Service) Draining() <-chan struct{} { return s.draining }
 
 // Close stops background work (notifications, callbacks) and waits for it to end.
 func (s *Service) Close() {
@@ -433,6 +443,12 @@ func (s *Service) AuditRecords(ctx context.Context, op *Operator, after uint64, 
 	return s.store.AuditRecords(ctx, after, limit)
 }
 
+// SessionForOperator returns any session, with its deliveries and evidence, for an operator
+// of any role. Returns ENOTFOUND.
+func (s *Service) SessionForOperator(ctx context.Context, op *Operator, id string) (*Session, error) {
+	return s.loadSession(ctx, id)
+}
+
 // ---- Device enrolment ----------------------------------------------------------------------
 
 // ActivationRequest is what a device sends to enrol.
@@ -442,6 +458,7 @@ type ActivationRequest struct {
 	Platform  string
 	Name      string
 	PushToken PushToken
+	Language  string // optional BCP 47 tag, e.g. "vi" or "en-US"
 }
 
 const activationIDLength = 6
@@ -468,6 +485,9 @@ func (s *Service) Activate(ctx context.Context, in ActivationRequest) (*Device, 
 	if len(in.PushToken) > 4096 {
 		return nil, nil, Errorf(EINVALID, "pushToken is too long")
 	}
+	if err := checkLanguage(in.Language); err != nil {
+		return nil, nil, err
+	}
 	id, err := s.newID("dev_")
 	if err != nil {
 		return nil, nil, err
@@ -486,7 +506,7 @@ func (s *Service) Activate(ctx context.Context, in ActivationRequest) (*Device, 
 		}
 		ac.Used = true
 		dev = &Device{ID: id, UserID: ac.UserID, Name: in.Name, Platform: in.Platform, Status: DeviceActive,
-			PublicKey: in.PublicKey, PushToken: in.PushToken, CreatedAt: now, LastSeenAt: now}
+			PublicKey: in.PublicKey, PushToken: in.PushToken, Language: in.Language, CreatedAt: now, LastSeenAt: now}
 		return dev, s.audit("device:"+id, "device.activated", ac.UserID, "code_id="+ac.ID+" platform="+in.Platform), nil
 	})
 	if ErrorCode(err) == ENOTFOUND {

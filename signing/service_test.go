@@ -52,11 +52,11 @@ type recordingNotifier struct {
 	calls []string
 }
 
-func (n *recordingNotifier) Notify(_ context.Context, d *signing.Device, sessionID string) error {
+func (n *recordingNotifier) Notify(_ context.Context, d *signing.Device, w signing.WakeUp) signing.Delivery {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.calls = append(n.calls, d.ID+" "+sessionID)
-	return nil
+	n.calls = append(n.calls, d.ID+" "+w.SessionID)
+	return signing.Delivery{Outcome: signing.DeliveryDelivered, Attempts: 1}
 }
 
 type fixture struct {
@@ -147,7 +147,7 @@ func (f *fixture) createSession(t testing.TB) *signing.Session {
 }
 
 func (f *fixture) approval(s *signing.Session) []byte {
-	digest := sha256.Sum256(bridge.DecisionMessage(bridge.Protocol{}.Challenge(s), signing.Approve))
+	digest := sha256.Sum256(bridge.DecisionMessage(bridge.Protocol{}.Challenge(s), "approve"))
 	sig, _ := ecdsa.SignASN1(rand.Reader, f.devKey, digest[:])
 	return sig
 }
@@ -208,7 +208,7 @@ func TestSignedAtMostOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
-			_, err := f.svc.Decide(context.Background(), f.dev, s.ID, signing.Approve, sig)
+			_, err := f.svc.Decide(context.Background(), f.dev, s.ID, signing.Approve, "", sig)
 			switch signing.ErrorCode(err) {
 			case "":
 				wins.Add(1)
@@ -302,9 +302,9 @@ func BenchmarkTransaction(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					digest := sha256.Sum256(bridge.DecisionMessage(challenge, signing.Approve))
+					digest := sha256.Sum256(bridge.DecisionMessage(challenge, "approve"))
 					sig, _ := ecdsa.SignASN1(rand.Reader, f.devKey, digest[:])
-					done, err := f.svc.Decide(ctx, f.dev, s.ID, signing.Approve, sig)
+					done, err := f.svc.Decide(ctx, f.dev, s.ID, signing.Approve, "", sig)
 					if err != nil || done.State != signing.StateSigned {
 						b.Fatalf("decide: %v", err)
 					}

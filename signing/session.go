@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"time"
 )
 
@@ -20,6 +23,7 @@ type SessionRequest struct {
 	DisplayText        string
 	CallbackURL        string
 	TTL                time.Duration // 0: the default
+	Interaction        string        // "" or InteractionCodeChoice
 }
 
 // MultiSigner is implemented by signers that can sign several digests with one unwrap of
@@ -60,6 +64,9 @@ func (s *Service) validateSessionRequest(req *SessionRequest) error {
 	}
 	if err := validateCallbackURL(req.CallbackURL); err != nil {
 		return err
+	}
+	if req.Interaction != "" && req.Interaction != InteractionCodeChoice {
+		return Errorf(EINVALID, "interaction must be %q or absent", InteractionCodeChoice)
 	}
 	if req.TTL == 0 {
 		req.TTL = s.cfg.DefaultTTL
@@ -104,7 +111,7 @@ func defaultSignatureAlgorithm(k KeyAlgorithm, a SignatureAlgorithm) (SignatureA
 // CreateSession stores a pending session and wakes the user's devices. With an idempotency
 // key, a repeat of the same request returns the first session. Returns EINVALID,
 // EINVALIDHASH, ETOOMANYDOCUMENTS, EUNSUPPORTEDALGORITHM, EUSERNOTFOUND,
-// ENOACTIVECREDENTIAL, ENOACTIVEDEVICE, EIDEMPOTENCYCONFLICT.
+// ENOACTIVECREDENTIAL, ENOACTIVEDEVICE, EIDEMPOTENCYCONFLICT, ETOOMANYPENDING.
 func (s *Service) CreateSession(ctx context.Context, rp *RelyingParty, req SessionRequest, idem Idempotency) (*Session, error) {
 	if err := s.validateSessionRequest(&req); err != nil {
 		return nil, err
@@ -153,16 +160,45 @@ func (s *Service) CreateSession(ctx context.Context, rp *RelyingParty, req Sessi
 		HashAlgorithm: req.HashAlgorithm, SignatureAlgorithm: sigAlg, Documents: docs,
 		DisplayText: req.DisplayText, CallbackURL: req.CallbackURL, VerificationCode: VerificationCode(hashes),
 		State: StatePending, CreatedAt: now, ExpiresAt: now.Add(req.TTL).Truncate(time.Second),
+		Interaction: req.Interaction,
 	}
-	stored, created, err := s.store.CreateSession(ctx, sess, idem,
+	if req.Interaction == InteractionCodeChoice {
+		if sess.CodeChoices, err = s.codeChoices(sess.VerificationCode); err != nil {
+			return nil, err
+		}
+	}
+	opts := CreateSessionOptions{Idempotency: idem, MaxOpenPerUser: s.cfg.MaxPendingPerUser, Now: now}
+	stored, created, err := s.store.CreateSession(ctx, sess, opts,
 		s.audit("rp:"+rp.ID, "session.created", id, fmt.Sprintf("user=%s credential=%s documents=%d", u.ID, cred.ID, len(docs))))
 	if err != nil {
 		return nil, err
 	}
 	if created {
-		s.notifyDevices(devices, id)
+		s.events.publish(stored.UserID, EventSessionCreated, stored)
+		s.notifyDevices(devices, stored)
 	}
 	return stored, nil
+}
+
+// codeChoices returns the real code and two different decoys in random order.
+func (s *Service) codeChoices(real string) ([]string, error) {
+	choices := []string{real}
+	b := make([]byte, 2)
+	for len(choices) < 3 {
+		if _, err := io.ReadFull(s.cfg.Rand, b); err != nil {
+			return nil, fmt.Errorf("read random: %w", err)
+		}
+		c := fmt.Sprintf("%04d", binary.BigEndian.Uint16(b)%10000)
+		if !slices.Contains(choices, c) {
+			choices = append(choices, c)
+		}
+	}
+	if _, err := io.ReadFull(s.cfg.Rand, b); err != nil {
+		return nil, fmt.Errorf("read random: %w", err)
+	}
+	i := int(b[0]) % 3
+	choices[0], choices[i] = choices[i], choices[0]
+	return choices, nil
 }
 
 func (s *Service) activeDevices(ctx context.Context, userID string) ([]*Device, error) {
@@ -179,18 +215,48 @@ func (s *Service) activeDevices(ctx context.Context, userID string) ([]*Device, 
 	return active, nil
 }
 
-// notifyDevices wakes every device in the background: a push never holds up the relying
-// party, and a push failure never fails a session (devices also poll).
-func (s *Service) notifyDevices(devices []*Device, sessionID string) {
+// notifyDevices wakes every device in the background, never past the session's expiry: a
+// push never holds up the relying party, and a push failure never fails a session (devices
+// also pull). Each outcome is recorded on the session; a dead token is retired.
+func (s *Service) notifyDevices(devices []*Device, sess *Session) {
+	w := WakeUp{SessionID: sess.ID, ExpiresAt: sess.ExpiresAt}
 	for _, d := range devices {
 		s.background(func(ctx context.Context) {
-			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			ctx, cancel := context.WithDeadline(ctx, sess.ExpiresAt)
 			defer cancel()
-			if err := s.notifier.Notify(ctx, d, sessionID); err != nil {
-				s.log.Warn("push failed; the device can still poll", "session", sessionID, "device", d.ID, "error", err)
+			del := s.notifier.Notify(ctx, d, w)
+			del.DeviceID, del.At = d.ID, s.cfg.Now().UTC()
+			if del.Outcome == DeliveryFailed {
+				s.log.Warn("push failed; the device can still pull", "session", sess.ID, "device", d.ID, "attempts", del.Attempts, "detail", del.Detail)
 			}
+			s.recordDelivery(context.WithoutCancel(ctx), sess.ID, d, del)
 		})
 	}
+}
+
+func (s *Service) recordDelivery(ctx context.Context, sessionID string, d *Device, del Delivery) {
+	_, err := s.store.UpdateSession(ctx, sessionID, func(cur *Session) (AuditRecord, error) {
+		cur.Deliveries = append(cur.Deliveries, del)
+		return AuditRecord{}, nil
+	})
+	if err != nil {
+		s.log.Error("record push delivery", "session", sessionID, "device", d.ID, "error", err)
+	}
+	if del.Outcome != DeliveryUnregistered {
+		return
+	}
+	// Retire exactly the token that failed: a newer one the app registered meanwhile stays.
+	_, err = s.store.UpdateDevice(ctx, d.ID, func(cur *Device) error {
+		if cur.PushToken != d.PushToken {
+			return errUnchanged
+		}
+		cur.PushToken = ""
+		return nil
+	}, s.audit("system", "device.push_token_retired", d.ID, "the push service reported it unregistered"))
+	if err != nil && !errors.Is(err, errUnchanged) {
+		s.log.Error("retire push token", "device", d.ID, "error", err)
+	}
+	s.log.Info("push token retired; the device falls back to pull", "device", d.ID)
 }
 
 // SessionForRelyingParty returns the relying party's session, expiring it first if its time
@@ -282,11 +348,16 @@ func (s *Service) DeviceSession(ctx context.Context, dev *Device, id string) (*S
 }
 
 // Decide records the user's decision, proven by the device's signature over the session's
-// challenge and the decision word, and on approval signs the session's hashes. Returns
-// ENOTFOUND, ESESSIONNOTPENDING, ESESSIONEXPIRED, EINVALIDSIGNATURE, EINVALID.
-func (s *Service) Decide(ctx context.Context, dev *Device, id string, decision Decision, sig []byte) (*Session, error) {
+// challenge and the decision word, and on approval signs the session's hashes. In the
+// code-choice interaction an approval carries the code the user picked; a wrong pick
+// declines the session with WRONG_VERIFICATION_CODE. Returns ENOTFOUND,
+// ESESSIONNOTPENDING, ESESSIONEXPIRED, EINVALIDSIGNATURE, EINVALID.
+func (s *Service) Decide(ctx context.Context, dev *Device, id string, decision Decision, pickedCode string, sig []byte) (*Session, error) {
 	if decision != Approve && decision != Decline {
 		return nil, Errorf(EINVALID, `decision must be "approve" or "decline"`)
+	}
+	if decision == Decline {
+		pickedCode = ""
 	}
 	sess, _, err := s.DeviceSession(ctx, dev, id)
 	if err != nil {
@@ -298,8 +369,15 @@ func (s *Service) Decide(ctx context.Context, dev *Device, id string, decision D
 	case sess.State != StatePending:
 		return nil, Errorf(ESESSIONNOTPENDING, "the session is %s", sess.State)
 	}
+	choice := sess.Interaction == InteractionCodeChoice
+	switch {
+	case choice && decision == Approve && !slices.Contains(sess.CodeChoices, pickedCode):
+		return nil, Errorf(EINVALID, "verificationCode must be one of the three codes shown")
+	case !choice && pickedCode != "":
+		return nil, Errorf(EINVALID, "verificationCode is only sent in the verificationCodeChoice interaction")
+	}
 	challenge := s.approvals.Challenge(sess)
-	if err := s.approvals.VerifyDecision(dev.PublicKey, challenge, decision, sig); err != nil {
+	if err := s.approvals.VerifyDecision(dev.PublicKey, challenge, DecisionWord(decision, pickedCode), sig); err != nil {
 		return nil, err
 	}
 	now := s.cfg.Now().UTC()
@@ -310,7 +388,12 @@ func (s *Service) Decide(ctx context.Context, dev *Device, id string, decision D
 		if !now.Before(cur.ExpiresAt) {
 			return AuditRecord{}, Errorf(ESESSIONEXPIRED, "the session has expired")
 		}
-		cur.Approval = &Approval{DeviceID: dev.ID, Decision: decision, Challenge: challenge, Signature: sig, At: now}
+		cur.Approval = &Approval{DeviceID: dev.ID, Decision: decision, PickedCode: pickedCode, Challenge: challenge, Signature: sig, At: now}
+		if decision == Approve && choice && pickedCode != cur.VerificationCode {
+			cur.State, cur.CompletedAt = StateDeclined, now
+			cur.Error = &SessionError{Code: EWRONGCODE, Detail: "the user picked another verification code than the one shown by the relying party"}
+			return s.audit("device:"+dev.ID, "session.declined", cur.ID, "wrong verification code picked"), nil
+		}
 		if decision == Decline {
 			cur.State, cur.CompletedAt = StateDeclined, now
 			cur.Error = &SessionError{Code: "DECLINED", Detail: "the user declined the request"}
@@ -323,6 +406,7 @@ func (s *Service) Decide(ctx context.Context, dev *Device, id string, decision D
 		return nil, err
 	}
 	if sess.State == StateApproved {
+		s.events.publish(sess.UserID, EventSessionUpdated, sess)
 		return s.sign(ctx, sess)
 	}
 	s.finished(sess)
@@ -434,6 +518,7 @@ var errUnchanged = Errorf(ESESSIONNOTPENDING, "unchanged")
 // finished wakes waiters and starts the callback of a session that reached a final state.
 func (s *Service) finished(sess *Session) {
 	s.hub.publish(sess.ID)
+	s.events.publish(sess.UserID, EventSessionUpdated, sess)
 	if sess.State.Final() && sess.CallbackURL != "" && !sess.CallbackDelivered && s.cfg.CallbackSender != nil {
 		s.background(func(ctx context.Context) { s.deliverCallback(ctx, sess) })
 	}
@@ -534,3 +619,13 @@ func (s *Service) deliverCallback(ctx context.Context, sess *Session) {
 func (s *Service) CredentialOf(ctx context.Context, sess *Session) (*Credential, error) {
 	return s.store.Credential(ctx, sess.CredentialID)
 }
+
+// SubscribeEvents subscribes a device to its user's session events. If lastEventID is still
+// in the backlog, replay holds what the device missed and resumed is true; otherwise the
+// device needs a snapshot of PendingSessions, whose resume point is SnapshotEventID.
+func (s *Service) SubscribeEvents(dev *Device, lastEventID string) (sub *Subscription, replay []Event, resumed bool) {
+	return s.events.subscribe(dev.UserID, lastEventID, s.cfg.Now())
+}
+
+// SnapshotEventID is the id to give a snapshot taken now.
+func (s *Service) SnapshotEventID() string { return s.events.head() }

@@ -63,12 +63,23 @@ type Idempotency struct {
 	BodyHash []byte
 }
 
+// CreateSessionOptions are the conditions of storing a new session.
+type CreateSessionOptions struct {
+	// Idempotency, with a non-empty Key, makes a repeated request return the first session.
+	Idempotency Idempotency
+	// MaxOpenPerUser, if positive, refuses the session when its user already has that many
+	// pending sessions that have not expired at Now.
+	MaxOpenPerUser int
+	Now            time.Time
+}
+
 // SessionStore keeps signing sessions.
 type SessionStore interface {
-	// CreateSession stores s. With a non-empty idem.Key it first looks up the key for s's
-	// relying party: if found with the same body hash it returns that session and
-	// created=false; with another body hash it returns EIDEMPOTENCYCONFLICT.
-	CreateSession(ctx context.Context, s *Session, idem Idempotency, a AuditRecord) (stored *Session, created bool, err error)
+	// CreateSession stores s. With a non-empty idempotency key it first looks up the key for
+	// s's relying party: if found with the same body hash it returns that session and
+	// created=false; with another body hash it returns EIDEMPOTENCYCONFLICT. It returns
+	// ETOOMANYPENDING when the user's pending sessions reach opts.MaxOpenPerUser.
+	CreateSession(ctx context.Context, s *Session, opts CreateSessionOptions, a AuditRecord) (stored *Session, created bool, err error)
 	// Session returns the session with id. Returns ENOTFOUND if there is none.
 	Session(ctx context.Context, id string) (*Session, error)
 	// UpdateSession is the compare-and-set of the state machine: fn sees the stored session,

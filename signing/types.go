@@ -117,6 +117,7 @@ type Device struct {
 	Status       DeviceStatus `json:"status"`
 	PublicKey    []byte       `json:"publicKey"`
 	PushToken    PushToken    `json:"pushToken"`
+	Language     string       `json:"language,omitempty"` // BCP 47 tag from the app, for push texts
 	CreatedAt    time.Time    `json:"createdAt"`
 	LastSeenAt   time.Time    `json:"lastSeenAt"`
 	RevokedAt    time.Time    `json:"revokedAt"`
@@ -196,8 +197,10 @@ const (
 // Approval is the evidence that a user decided on exactly this session: the challenge bytes
 // the device signed, the decision word, the device's signature and which device made it.
 type Approval struct {
-	DeviceID  string    `json:"deviceId"`
-	Decision  Decision  `json:"decision"`
+	DeviceID string   `json:"deviceId"`
+	Decision Decision `json:"decision"`
+	// PickedCode is the code the user picked, in the verificationCodeChoice interaction.
+	PickedCode string    `json:"pickedCode,omitempty"`
 	Challenge []byte    `json:"challenge"`
 	Signature []byte    `json:"signature"`
 	At        time.Time `json:"at"`
@@ -229,6 +232,25 @@ type Session struct {
 	Error              *SessionError      `json:"error,omitempty"`
 	Approval           *Approval          `json:"approval,omitempty"`
 	CallbackDelivered  bool               `json:"callbackDelivered,omitempty"`
+	// Interaction is "" (the device shows the code) or InteractionCodeChoice.
+	Interaction string `json:"interaction,omitempty"`
+	// CodeChoices are the three codes shown, in order, in the code-choice interaction.
+	CodeChoices []string `json:"codeChoices,omitempty"`
+	// Deliveries record how each wake-up went, per device.
+	Deliveries []Delivery `json:"deliveries,omitempty"`
+}
+
+// InteractionCodeChoice makes the device show three codes; the user must pick the one the
+// relying party shows. A wrong pick declines the session (push-fatigue protection).
+const InteractionCodeChoice = "verificationCodeChoice"
+
+// DecisionWord is what the device signs after the challenge: "approve", "decline", or in the
+// code-choice interaction "approve:NNNN" with the picked code.
+func DecisionWord(d Decision, pickedCode string) string {
+	if d == Approve && pickedCode != "" {
+		return string(d) + ":" + pickedCode
+	}
+	return string(d)
 }
 
 // AuditRecord is one entry of the append-only, hash-chained audit log. The store assigns Seq,

@@ -136,3 +136,16 @@ func verifySessionSignature(pub crypto.PublicKey, alg SignatureAlgorithm, h cryp
 	}
 	return fmt.Errorf("unsupported public key %T", pub)
 }
+
+// checkLanguage accepts an empty tag or a short BCP 47-looking tag (letters, digits, '-').
+func checkLanguage(tag string) error {
+	if len(tag) > 35 {
+		return Errorf(EINVALID, "language is not a language tag")
+	}
+	for _, r := range tag {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return Errorf(EINVALID, "language is not a language tag")
+		}
+	}
+	return nil
+}

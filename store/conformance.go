@@ -161,15 +161,15 @@ func Conformance(t *testing.T, open func(t *testing.T) signing.Store) {
 		mustUser(t, s, "usr_1", "001")
 		sess := newSession("ses_1", now)
 		idem := signing.Idempotency{Key: "k1", BodyHash: []byte("body-1")}
-		got, created, err := s.CreateSession(ctx, sess, idem, rec("session.created"))
+		got, created, err := s.CreateSession(ctx, sess, signing.CreateSessionOptions{Idempotency: idem}, rec("session.created"))
 		if err != nil || !created || got.ID != "ses_1" {
 			t.Fatalf("create: %v %v", created, err)
 		}
-		again, created, err := s.CreateSession(ctx, newSession("ses_2", now), idem, rec("session.created"))
+		again, created, err := s.CreateSession(ctx, newSession("ses_2", now), signing.CreateSessionOptions{Idempotency: idem}, rec("session.created"))
 		if err != nil || created || again.ID != "ses_1" {
 			t.Fatalf("same key and body must return the first session: %v %v %v", again, created, err)
 		}
-		if _, _, err := s.CreateSession(ctx, newSession("ses_3", now), signing.Idempotency{Key: "k1", BodyHash: []byte("body-2")}, rec("x")); code(err) != signing.EIDEMPOTENCYCONFLICT {
+		if _, _, err := s.CreateSession(ctx, newSession("ses_3", now), signing.CreateSessionOptions{Idempotency: signing.Idempotency{Key: "k1", BodyHash: []byte("body-2")}}, rec("x")); code(err) != signing.EIDEMPOTENCYCONFLICT {
 			t.Fatalf("same key, other body: %v", err)
 		}
 		for _, id := range []string{"ses_2", "ses_3"} {
@@ -180,7 +180,7 @@ func Conformance(t *testing.T, open func(t *testing.T) signing.Store) {
 		// Another relying party may reuse the key.
 		other := newSession("ses_4", now)
 		other.RelyingPartyID = "rp_2"
-		if _, created, err := s.CreateSession(ctx, other, idem, rec("x")); err != nil || !created {
+		if _, created, err := s.CreateSession(ctx, other, signing.CreateSessionOptions{Idempotency: idem}, rec("x")); err != nil || !created {
 			t.Fatalf("keys are per relying party: %v %v", created, err)
 		}
 		open, _ := s.OpenSessionsByUser(ctx, "usr_1")
@@ -222,11 +222,45 @@ func Conformance(t *testing.T, open func(t *testing.T) signing.Store) {
 		}
 	})
 
+	t.Run("pending cap per user, counted atomically", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		mustUser(t, s, "usr_1", "001")
+		opts := signing.CreateSessionOptions{MaxOpenPerUser: 3, Now: now}
+		var mu sync.Mutex
+		var created, refused int
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				_, _, err := s.CreateSession(ctx, newSession(fmt.Sprintf("ses_%d", i), now), opts, rec("session.created"))
+				mu.Lock()
+				defer mu.Unlock()
+				switch code(err) {
+				case "":
+					created++
+				case signing.ETOOMANYPENDING:
+					refused++
+				default:
+					t.Errorf("create: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if created != 3 || refused != 5 {
+			t.Fatalf("created %d, refused %d; want 3 and 5", created, refused)
+		}
+		// Expired sessions no longer count.
+		opts.Now = now.Add(10 * time.Minute)
+		if _, _, err := s.CreateSession(ctx, newSession("ses_late", now.Add(10*time.Minute)), opts, rec("session.created")); err != nil {
+			t.Fatalf("after the others expired: %v", err)
+		}
+	})
+
 	t.Run("concurrent compare-and-set: exactly one wins", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
 		mustUser(t, s, "usr_1", "001")
-		if _, _, err := s.CreateSession(ctx, newSession("ses_1", now), signing.Idempotency{}, rec("session.created")); err != nil {
+		if _, _, err := s.CreateSession(ctx, newSession("ses_1", now), signing.CreateSessionOptions{}, rec("session.created")); err != nil {
 			t.Fatal(err)
 		}
 		var mu sync.Mutex

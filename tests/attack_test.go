@@ -48,7 +48,7 @@ func TestAttacksOnDecisions(t *testing.T) {
 		_, err := mallory.dev.Session(ctx, sess.ID)
 		wantCode(t, err, "NOT_FOUND")
 		sig, _ := mallory.dev.SignDecision(info.Challenge, "approve")
-		_, err = mallory.dev.SendDecision(ctx, sess.ID, "approve", sig)
+		_, err = mallory.dev.SendDecision(ctx, sess.ID, "approve", "", sig)
 		wantCode(t, err, "NOT_FOUND")
 		assertState(t, rp, sess.ID, "pending")
 	})
@@ -58,16 +58,16 @@ func TestAttacksOnDecisions(t *testing.T) {
 		altered := append([]byte{}, info.Challenge...)
 		altered[20] ^= 0x01
 		sig, _ := alice.dev.SignDecision(altered, "approve")
-		_, err := alice.dev.SendDecision(ctx, sess.ID, "approve", sig)
+		_, err := alice.dev.SendDecision(ctx, sess.ID, "approve", "", sig)
 		wantCode(t, err, "INVALID_SIGNATURE")
 		// A decline signature presented as an approval.
 		sig, _ = alice.dev.SignDecision(info.Challenge, "decline")
-		_, err = alice.dev.SendDecision(ctx, sess.ID, "approve", sig)
+		_, err = alice.dev.SendDecision(ctx, sess.ID, "approve", "", sig)
 		wantCode(t, err, "INVALID_SIGNATURE")
 		// A signature over another session's challenge.
 		_, other := pendingSession(t, rp, alice)
 		sig, _ = alice.dev.SignDecision(other.Challenge, "approve")
-		_, err = alice.dev.SendDecision(ctx, sess.ID, "approve", sig)
+		_, err = alice.dev.SendDecision(ctx, sess.ID, "approve", "", sig)
 		wantCode(t, err, "INVALID_SIGNATURE")
 		assertState(t, rp, sess.ID, "pending")
 	})
@@ -90,9 +90,9 @@ func TestAttacksOnDecisions(t *testing.T) {
 			t.Fatalf("replayed request: %d %s", resp.StatusCode, raw)
 		}
 		// The same decision freshly signed: the session is no longer pending.
-		_, err = alice.dev.SendDecision(ctx, sess.ID, "approve", sig)
+		_, err = alice.dev.SendDecision(ctx, sess.ID, "approve", "", sig)
 		wantCode(t, err, "SESSION_NOT_PENDING")
-		_, err = alice.dev.SendDecision(ctx, sess.ID, "decline", sig)
+		_, err = alice.dev.SendDecision(ctx, sess.ID, "decline", "", sig)
 		wantCode(t, err, "SESSION_NOT_PENDING")
 		assertState(t, rp, sess.ID, "signed")
 	})
@@ -137,7 +137,7 @@ func TestAttacksOnDecisions(t *testing.T) {
 		if dev.Status != "revoked" {
 			t.Fatalf("revoke answered %+v", dev)
 		}
-		_, err := bob.dev.SendDecision(ctx, sess.ID, "approve", sig)
+		_, err := bob.dev.SendDecision(ctx, sess.ID, "approve", "", sig)
 		wantCode(t, err, "UNAUTHENTICATED")
 		_, err = bob.dev.Sessions(ctx)
 		wantCode(t, err, "UNAUTHENTICATED")

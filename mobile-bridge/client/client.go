@@ -51,6 +51,7 @@ type EnrollOptions struct {
 	Name      string // shown to operators; default: the platform
 	Platform  string // android, ios, ipados, sim or other; default: other
 	PushToken string // optional
+	Language  string // optional BCP 47 tag for push texts, e.g. "vi" or "en"
 	HTTP      *http.Client
 }
 
@@ -73,7 +74,7 @@ func Enroll(ctx context.Context, server, code string, opts EnrollOptions) (*Clie
 	}
 	c.HTTP = opts.HTTP
 	var out bridge.ActivateResponse
-	in := bridge.ActivateRequest{Code: code, PublicKey: pub, Platform: opts.Platform, Name: opts.Name, PushToken: opts.PushToken}
+	in := bridge.ActivateRequest{Code: code, PublicKey: pub, Platform: opts.Platform, Name: opts.Name, PushToken: opts.PushToken, Language: opts.Language}
 	if err := c.call(ctx, http.MethodPost, "/device/v1/activate", in, &out, false); err != nil {
 		return nil, fmt.Errorf("activate: %w", err)
 	}
@@ -119,10 +120,16 @@ var ErrChallengeMismatch = errors.New("kyso: the challenge does not match the re
 // ErrWrongCode means the session's verification code is not the one the user expected.
 var ErrWrongCode = errors.New("kyso: verification code differs from the expected one; refusing to approve")
 
-// Decide fetches the session, checks that its challenge binds exactly what is shown (and, if
-// expectCode is set, that the verification code is that one), signs the decision and sends it.
-// It returns the session's new state.
-func (c *Client) Decide(ctx context.Context, id string, approve bool, expectCode string) (string, error) {
+// ErrPickACode means the session asks the user to pick the relying party's code from three,
+// and no code was given.
+var ErrPickACode = errors.New("kyso: this request asks the user to pick the verification code shown by the relying party")
+
+// Decide fetches the session, checks that its challenge binds exactly what is shown, signs
+// the decision and sends it, and returns the session's new state. code is the verification
+// code the user confirmed: when set, an approval is refused unless the session shows that
+// code; in the verificationCodeChoice interaction it is the code the user picked (required
+// to approve) and the server judges it.
+func (c *Client) Decide(ctx context.Context, id string, approve bool, code string) (string, error) {
 	s, err := c.Session(ctx, id)
 	if err != nil {
 		return "", err
@@ -130,30 +137,45 @@ func (c *Client) Decide(ctx context.Context, id string, approve bool, expectCode
 	if !bytes.Equal(s.Challenge, bridge.Challenge(s.ChallengeFields())) {
 		return "", ErrChallengeMismatch
 	}
-	if approve && expectCode != "" && s.VerificationCode != expectCode {
-		return "", ErrWrongCode
-	}
-	decision := "decline"
+	decision, picked := "decline", ""
 	if approve {
 		decision = "approve"
+		switch {
+		case len(s.VerificationCodeChoices) > 0 && code == "":
+			return "", ErrPickACode
+		case len(s.VerificationCodeChoices) > 0:
+			picked = code
+		case code != "" && s.VerificationCode != code:
+			return "", ErrWrongCode
+		}
 	}
-	sig, err := c.SignDecision(s.Challenge, decision)
+	sig, err := c.SignDecision(s.Challenge, decisionWord(decision, picked))
 	if err != nil {
 		return "", err
 	}
-	return c.SendDecision(ctx, id, decision, sig)
+	return c.SendDecision(ctx, id, decision, picked, sig)
 }
 
-// SignDecision signs challenge || decision with the device key (DER ECDSA P-256, SHA-256).
-func (c *Client) SignDecision(challenge []byte, decision string) ([]byte, error) {
-	digest := sha256.Sum256(append(append([]byte{}, challenge...), decision...))
+// decisionWord is what follows the challenge in the signed message (see signing.DecisionWord).
+func decisionWord(decision, picked string) string {
+	if picked != "" {
+		return decision + ":" + picked
+	}
+	return decision
+}
+
+// SignDecision signs challenge || word with the device key (DER ECDSA P-256, SHA-256); word
+// is "approve", "decline" or "approve:NNNN".
+func (c *Client) SignDecision(challenge []byte, word string) ([]byte, error) {
+	digest := sha256.Sum256(bridge.DecisionMessage(challenge, word))
 	return ecdsa.SignASN1(rand.Reader, c.key, digest[:])
 }
 
-// SendDecision posts a decision and its signature as they are, and returns the new state.
-func (c *Client) SendDecision(ctx context.Context, id, decision string, sig []byte) (string, error) {
+// SendDecision posts a decision, the picked code (code-choice interaction, else "") and the
+// signature as they are, and returns the new state.
+func (c *Client) SendDecision(ctx context.Context, id, decision, pickedCode string, sig []byte) (string, error) {
 	var out bridge.DecisionResponse
-	in := bridge.DecisionRequest{Decision: decision, Signature: sig}
+	in := bridge.DecisionRequest{Decision: decision, Signature: sig, VerificationCode: pickedCode}
 	if err := c.call(ctx, http.MethodPost, "/device/v1/sessions/"+url.PathEscape(id)+"/decision", in, &out, true); err != nil {
 		return "", err
 	}

@@ -462,7 +462,8 @@ func index(tx *bolt.Tx, sess *signing.Session) error {
 	return nil
 }
 
-func (s *Store) CreateSession(ctx context.Context, sess *signing.Session, idem signing.Idempotency, a signing.AuditRecord) (stored *signing.Session, created bool, err error) {
+func (s *Store) CreateSession(ctx context.Context, sess *signing.Session, opts signing.CreateSessionOptions, a signing.AuditRecord) (stored *signing.Session, created bool, err error) {
+	idem := opts.Idempotency
 	err = s.update(ctx, func(tx *bolt.Tx) error {
 		stored, created = nil, false
 		var idemKey []byte
@@ -483,6 +484,15 @@ func (s *Store) CreateSession(ctx context.Context, sess *signing.Session, idem s
 				stored, err = get[signing.Session](tx, bSessions, rec.SessionID, "session")
 				return err
 			}
+		}
+		if opts.MaxOpenPerUser > 0 {
+			if n, err := openCount(tx, sess.UserID, opts.Now, opts.MaxOpenPerUser); err != nil {
+				return err
+			} else if n >= opts.MaxOpenPerUser {
+				return signing.Errorf(signing.ETOOMANYPENDING, "the user already has %d pending requests; wait until they are answered or expire", n)
+			}
+		}
+		if idemKey != nil {
 			if err := put(tx, bIdem, string(idemKey), idemRecord{SessionID: sess.ID, BodyHash: idem.BodyHash}); err != nil {
 				return err
 			}
@@ -500,6 +510,23 @@ func (s *Store) CreateSession(ctx context.Context, sess *signing.Session, idem s
 		return nil, false, err
 	}
 	return stored, created, nil
+}
+
+// openCount counts the user's pending sessions not expired at now, stopping at limit.
+func openCount(tx *bolt.Tx, userID string, now time.Time, limit int) (int, error) {
+	n := 0
+	for _, id := range scanIDs(tx, bOpenByUser, userID) {
+		sess, err := get[signing.Session](tx, bSessions, id, "session")
+		if err != nil {
+			return 0, err
+		}
+		if now.Before(sess.ExpiresAt) {
+			if n++; n >= limit {
+				break
+			}
+		}
+	}
+	return n, nil
 }
 
 func (s *Store) Session(_ context.Context, id string) (sess *signing.Session, err error) {

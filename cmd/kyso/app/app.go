@@ -19,6 +19,7 @@ import (
 	bridge "github.com/kyso-dev/kyso/mobile-bridge"
 	"github.com/kyso-dev/kyso/pki"
 	"github.com/kyso-dev/kyso/push"
+	"github.com/kyso-dev/kyso/push/fcm"
 	"github.com/kyso-dev/kyso/server"
 	"github.com/kyso-dev/kyso/signing"
 	boltstore "github.com/kyso-dev/kyso/store/bbolt"
@@ -43,6 +44,15 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take at stop. Default: 70 s
 	// (a full long-poll).
 	ShutdownTimeout time.Duration
+	// FCM, when set, delivers wake-ups through Firebase Cloud Messaging. Default: the log
+	// sender (devices pull).
+	FCM *fcm.Config
+	// Push tunes push retries and concurrency (with FCM). Zero values mean the defaults.
+	Push push.DispatcherConfig
+	// MaxPendingPerUser bounds a user's unanswered sessions. Default: 5.
+	MaxPendingPerUser int
+	// SessionsPerSecond bounds each relying party's signature requests. Default: 50.
+	SessionsPerSecond int
 }
 
 // Files in the data directory.
@@ -119,25 +129,51 @@ func (a *App) Open(ctx context.Context) (err error) {
 	if created {
 		a.log.Info("created the development CA", "root", ca.Root().Subject.String())
 	}
+	notifier, err := a.notifier(ctx)
+	if err != nil {
+		return err
+	}
 	if a.store, err = boltstore.Open(filepath.Join(a.cfg.DataDir, StoreFile), boltstore.Options{}); err != nil {
 		return err
 	}
-	a.svc = signing.NewService(a.store, keys, ca, &push.LogSender{Logger: a.log}, bridge.Protocol{}, signing.Config{
+	a.svc = signing.NewService(a.store, keys, ca, notifier, bridge.Protocol{}, signing.Config{
 		Now: a.cfg.Now, Logger: a.log, CallbackSender: &server.CallbackSender{Now: a.cfg.Now},
-		CallbackBackoff: a.cfg.CallbackBackoff,
+		CallbackBackoff: a.cfg.CallbackBackoff, MaxPendingPerUser: a.cfg.MaxPendingPerUser,
 	})
 	if err := a.bootstrapOperator(ctx); err != nil {
 		return err
 	}
-	api := server.New(a.svc, server.Config{Logger: a.log, PublicURL: publicURL, Now: a.cfg.Now})
+	api := server.New(a.svc, server.Config{Logger: a.log, PublicURL: publicURL, Now: a.cfg.Now, SessionsPerSecond: a.cfg.SessionsPerSecond})
 	a.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 75 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 	if a.ln, err = net.Listen("tcp", a.cfg.Addr); err != nil {
 		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
 	}
-	a.log.Info("kyso listening", "addr", a.ln.Addr().String(), "data", a.cfg.DataDir, "store", "bbolt", "push", "log")
+	a.log.Info("kyso listening", "addr", a.ln.Addr().String(), "data", a.cfg.DataDir, "store", "bbolt")
 	return nil
+}
+
+// notifier chooses how devices are woken: FCM when configured, else the log sender.
+func (a *App) notifier(ctx context.Context) (signing.Notifier, error) {
+	if a.cfg.FCM == nil {
+		a.log.Info("push: Firebase Cloud Messaging is not configured (--fcm-credentials or GOOGLE_APPLICATION_CREDENTIALS); wake-ups go to this log and devices pull")
+		return &push.LogSender{Logger: a.log}, nil
+	}
+	fc := *a.cfg.FCM
+	if fc.Now == nil {
+		fc.Now = a.cfg.Now
+	}
+	sender, err := fcm.New(ctx, fc)
+	if err != nil {
+		return nil, err
+	}
+	pc := a.cfg.Push
+	if pc.Logger == nil {
+		pc.Logger = a.log
+	}
+	a.log.Info("push: Firebase Cloud Messaging", "project", sender.Project(), "endpoint", fc.Endpoint)
+	return push.NewDispatcher(sender, pc), nil
 }
 
 func (a *App) bootstrapOperator(ctx context.Context) error {
