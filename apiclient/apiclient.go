@@ -28,6 +28,9 @@ func New(server, token string) *Client {
 	return &Client{server: strings.TrimRight(server, "/"), token: strings.TrimSpace(token)}
 }
 
+// Token returns the bearer secret the client uses.
+func (c *Client) Token() string { return c.token }
+
 // Do sends in as JSON (if not nil) with extra headers and decodes the answer into out (if not
 // nil). A problem answer comes back as *bridge.APIError.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any, header http.Header) error {
@@ -79,6 +82,8 @@ type SignatureRequest struct {
 	DisplayText        string     `json:"displayText"`
 	CallbackURL        string     `json:"callbackUrl,omitempty"`
 	TTLSeconds         int        `json:"ttlSeconds,omitempty"`
+	// Interaction "verificationCodeChoice" makes the user pick the code the portal shows.
+	Interaction string `json:"interaction,omitempty"`
 }
 
 // SessionError says why a session ended unsigned.

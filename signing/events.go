@@ -23,6 +23,7 @@ type Event struct {
 	Type      string
 	SessionID string
 	State     State
+	seq       uint64
 }
 
 // Feed sizes: the events kept per user for resuming, and the events buffered per subscriber.
@@ -46,8 +47,10 @@ type events struct {
 
 type feed struct {
 	backlog []Event
-	subs    map[*Subscription]struct{}
-	idle    time.Time // when the last subscriber left
+	// from: the backlog holds every event of the user with a sequence number above it.
+	from uint64
+	subs map[*Subscription]struct{}
+	idle time.Time // when the last subscriber left
 }
 
 // Subscription receives a user's events until Close. C is closed if the subscriber falls
@@ -70,14 +73,15 @@ func (e *events) publish(userID, typ string, sess *Session) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.seq++
-	ev := Event{ID: fmt.Sprintf("%s-%d", e.epoch, e.seq), Type: typ, SessionID: sess.ID, State: sess.State}
+	ev := Event{ID: fmt.Sprintf("%s-%d", e.epoch, e.seq), Type: typ, SessionID: sess.ID, State: sess.State, seq: e.seq}
 	f := e.feeds[userID]
 	if f == nil {
 		return // nobody listens and nobody left recently
 	}
 	f.backlog = append(f.backlog, ev)
-	if len(f.backlog) > feedBacklog {
-		f.backlog = f.backlog[len(f.backlog)-feedBacklog:]
+	if n := len(f.backlog) - feedBacklog; n > 0 {
+		f.from = f.backlog[n-1].seq
+		f.backlog = f.backlog[n:]
 	}
 	for sub := range f.subs {
 		select {
@@ -99,30 +103,23 @@ func (e *events) subscribe(userID, lastID string, now time.Time) (sub *Subscript
 	e.prune(now)
 	f := e.feeds[userID]
 	if f == nil {
-		f = &feed{subs: map[*Subscription]struct{}{}}
+		f = &feed{subs: map[*Subscription]struct{}{}, from: e.seq}
 		e.feeds[userID] = f
 	}
 	c := make(chan Event, subscriberBuf)
 	sub = &Subscription{C: c, c: c, userID: userID, ev: e}
 	f.subs[sub] = struct{}{}
-	if epoch, seqText, ok := strings.Cut(lastID, "-"); ok && epoch == e.epoch {
-		last, err := strconv.ParseUint(seqText, 10, 64)
-		if err == nil && last <= e.seq {
-			for i, ev := range f.backlog {
-				n, _ := strconv.ParseUint(ev.ID[len(e.epoch)+1:], 10, 64)
-				if n == last {
-					return sub, append([]Event(nil), f.backlog[i+1:]...), true
-				}
-				if n > last && i == 0 {
-					break // the backlog no longer reaches back that far
-				}
-			}
-			if last == e.seq { // nothing happened since
-				return sub, nil, true
-			}
+	epoch, seqText, ok := strings.Cut(lastID, "-")
+	last, err := strconv.ParseUint(seqText, 10, 64)
+	if !ok || err != nil || epoch != e.epoch || last < f.from || last > e.seq {
+		return sub, nil, false
+	}
+	for _, ev := range f.backlog {
+		if ev.seq > last {
+			replay = append(replay, ev)
 		}
 	}
-	return sub, nil, false
+	return sub, replay, true
 }
 
 // Close ends the subscription.

@@ -74,11 +74,13 @@ type env struct {
 	url     string
 	opToken string
 	op      *apiclient.Client
+	options []func(*app.Config)
 }
 
-func startEnv(t testing.TB) *env {
+// startEnv starts a server; options adjust its configuration.
+func startEnv(t testing.TB, options ...func(*app.Config)) *env {
 	t.Helper()
-	e := &env{t: t, dir: filepath.Join(t.TempDir(), "data"), addr: "127.0.0.1:0", clock: &clock{}, logs: &logBuffer{}}
+	e := &env{t: t, dir: filepath.Join(t.TempDir(), "data"), addr: "127.0.0.1:0", clock: &clock{}, logs: &logBuffer{}, options: options}
 	e.start()
 	t.Cleanup(e.stop)
 	return e
@@ -87,8 +89,12 @@ func startEnv(t testing.TB) *env {
 func (e *env) start() {
 	e.t.Helper()
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.app = app.New(app.Config{DataDir: e.dir, Addr: e.addr, Logger: logger, Now: e.clock.Now,
-		SweepInterval: 20 * time.Millisecond, CallbackBackoff: 20 * time.Millisecond, ShutdownTimeout: 5 * time.Second})
+	cfg := app.Config{DataDir: e.dir, Addr: e.addr, Logger: logger, Now: e.clock.Now,
+		SweepInterval: 20 * time.Millisecond, CallbackBackoff: 20 * time.Millisecond, ShutdownTimeout: 5 * time.Second}
+	for _, o := range e.options {
+		o(&cfg)
+	}
+	e.app = app.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := e.app.Open(ctx); err != nil {
 		cancel()
@@ -172,8 +178,12 @@ func (e *env) activationCode(userID string) string {
 }
 
 func (e *env) enroll(userID, platform string) *client.Client {
+	return e.enrollWith(userID, client.EnrollOptions{Platform: platform, Name: platform + " test"})
+}
+
+func (e *env) enrollWith(userID string, opts client.EnrollOptions) *client.Client {
 	e.t.Helper()
-	c, err := client.Enroll(context.Background(), e.url, e.activationCode(userID), client.EnrollOptions{Platform: platform, Name: platform + " test"})
+	c, err := client.Enroll(context.Background(), e.url, e.activationCode(userID), opts)
 	must(e.t, err)
 	c.Now = e.clock.Now
 	return c

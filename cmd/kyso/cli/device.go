@@ -12,11 +12,12 @@ import (
 
 const deviceUsage = `kyso device — the reference device
 
-  kyso device enroll  --server URL --code CODE --state FILE [--name N] [--platform P] [--push-token T]
+  kyso device enroll  --server URL --code CODE --state FILE [--name N] [--platform P] [--push-token T] [--language L]
   kyso device pending --state FILE
   kyso device approve --state FILE (--session ID | --all) [--expect-code NNNN]
   kyso device decline --state FILE --session ID
   kyso device run     --state FILE --auto-approve [--interval 1s]
+                      (follows the event stream; polls every interval while it is down)
 
 The state file holds the device's private key (mode 0600).
 `
@@ -35,11 +36,12 @@ func runDevice(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	name := fs.String("name", "", "device name (enroll)")
 	platform := fs.String("platform", "other", "android, ios, ipados, sim or other (enroll)")
 	pushToken := fs.String("push-token", "", "push token (enroll)")
+	language := fs.String("language", "", "language of push alerts, e.g. vi or en (enroll)")
 	session := fs.String("session", "", "session id")
 	all := fs.Bool("all", false, "approve every pending session")
 	expect := fs.String("expect-code", "", "approve only if the verification code is this one")
 	auto := fs.Bool("auto-approve", false, "approve every request as it arrives (run)")
-	interval := fs.Duration("interval", time.Second, "how often to poll (run)")
+	interval := fs.Duration("interval", time.Second, "how often to poll while the event stream is down, and the reconnect delay (run)")
 	if _, err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -50,7 +52,7 @@ func runDevice(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := required(fs, "server", "code"); err != nil {
 			return err
 		}
-		c, err := client.Enroll(ctx, *server, *code, client.EnrollOptions{Name: *name, Platform: *platform, PushToken: *pushToken})
+		c, err := client.Enroll(ctx, *server, *code, client.EnrollOptions{Name: *name, Platform: *platform, PushToken: *pushToken, Language: *language})
 		if err != nil {
 			return err
 		}
@@ -120,32 +122,56 @@ func pendingIDs(ctx context.Context, c *client.Client) ([]string, error) {
 	return ids, nil
 }
 
-// autoApprove polls for pending sessions and approves each until ctx ends.
+// autoApprove approves every pending request until ctx ends. It follows the event stream
+// (resuming with the last event id after a drop) and falls back to polling every interval
+// while the stream cannot be opened.
 func autoApprove(ctx context.Context, c *client.Client, interval time.Duration, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "device %s: approving every request until interrupted\n", c.DeviceID())
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		ids, err := pendingIDs(ctx, c)
-		if err != nil && ctx.Err() == nil {
-			fmt.Fprintf(stderr, "poll: %v\n", err)
-		}
-		for _, id := range ids {
-			st, err := c.Decide(ctx, id, true, "")
-			var apiErr *client.APIError
-			if errors.As(err, &apiErr) && apiErr.Code == "SESSION_NOT_PENDING" {
-				continue
-			}
-			if err != nil {
-				fmt.Fprintf(stderr, "approve %s: %v\n", id, err)
-				continue
-			}
+	approve := func(id string) {
+		st, err := c.Decide(ctx, id, true, "")
+		var apiErr *client.APIError
+		switch {
+		case errors.As(err, &apiErr) && apiErr.Code == "SESSION_NOT_PENDING":
+		case errors.Is(err, client.ErrPickACode):
+			fmt.Fprintf(stderr, "%s asks the user to pick the portal's code; not approving it automatically\n", id)
+		case err != nil && ctx.Err() == nil:
+			fmt.Fprintf(stderr, "approve %s: %v\n", id, err)
+		case err == nil:
 			_ = printJSON(stdout, map[string]string{"id": id, "state": st})
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
+	}
+	lastID := ""
+	for ctx.Err() == nil {
+		events, streamErr, err := c.Events(ctx, lastID)
+		if err != nil {
+			fmt.Fprintf(stderr, "event stream unavailable (%v); polling\n", err)
+			ids, err := pendingIDs(ctx, c)
+			if err != nil && ctx.Err() == nil {
+				fmt.Fprintf(stderr, "poll: %v\n", err)
+			}
+			for _, id := range ids {
+				approve(id)
+			}
+			sleep(ctx, interval)
+			continue
 		}
+		for ev := range events {
+			lastID = ev.ID
+			if ev.Session != nil && ev.Session.State == "pending" {
+				approve(ev.Session.ID)
+			}
+		}
+		if ctx.Err() == nil {
+			fmt.Fprintf(stderr, "event stream ended (%v); reconnecting\n", streamErr())
+			sleep(ctx, interval)
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
 	}
 }
