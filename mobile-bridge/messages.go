@@ -47,12 +47,12 @@ type SessionInfo struct {
 	// VerificationCode is the code to compare with the relying party's. In the
 	// verificationCodeChoice interaction it is empty and the user picks from
 	// VerificationCodeChoices instead.
-	VerificationCode        string   `json:"verificationCode"`
-	Interaction             string   `json:"interaction,omitempty"`
-	VerificationCodeChoices []string `json:"verificationCodeChoices,omitempty"`
-	CreatedAt          time.Time        `json:"createdAt"`
-	ExpiresAt          time.Time        `json:"expiresAt"`
-	Challenge          []byte           `json:"challenge"`
+	VerificationCode        string    `json:"verificationCode"`
+	Interaction             string    `json:"interaction,omitempty"`
+	VerificationCodeChoices []string  `json:"verificationCodeChoices,omitempty"`
+	CreatedAt               time.Time `json:"createdAt"`
+	ExpiresAt               time.Time `json:"expiresAt"`
+	Challenge               []byte    `json:"challenge"`
 }
 
 // ChallengeFields rebuilds the challenge fields from what the device was shown.

@@ -42,10 +42,10 @@ type Config struct {
 
 // Server is the HTTP API.
 type Server struct {
-	echo    *echo.Echo
-	svc     *signing.Service
-	log     *slog.Logger
-	cfg     Config
+	echo      *echo.Echo
+	svc       *signing.Service
+	log       *slog.Logger
+	cfg       Config
 	devAuth   *deviceauth.Verifier
 	limiter   *limiter // activation attempts per client IP
 	rpLimiter *limiter // signature requests per relying party
@@ -82,7 +82,7 @@ func New(svc *signing.Service, cfg Config) *Server {
 	e.IPExtractor = echo.ExtractIPDirect()
 	s := &Server{
 		echo: e, svc: svc, log: cfg.Logger, cfg: cfg,
-		devAuth: &deviceauth.Verifier{Now: cfg.Now, PublicURL: cfg.PublicURL},
+		devAuth:   &deviceauth.Verifier{Now: cfg.Now, PublicURL: cfg.PublicURL},
 		limiter:   newLimiter(cfg.ActivationsPerMinute, time.Minute),
 		rpLimiter: newLimiter(cfg.SessionsPerSecond, time.Second),
 		streams:   streamCounter{open: map[string]int{}},

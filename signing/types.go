@@ -201,9 +201,9 @@ type Approval struct {
 	Decision Decision `json:"decision"`
 	// PickedCode is the code the user picked, in the verificationCodeChoice interaction.
 	PickedCode string    `json:"pickedCode,omitempty"`
-	Challenge []byte    `json:"challenge"`
-	Signature []byte    `json:"signature"`
-	At        time.Time `json:"at"`
+	Challenge  []byte    `json:"challenge"`
+	Signature  []byte    `json:"signature"`
+	At         time.Time `json:"at"`
 }
 
 // SessionError explains why a session ended declined, expired or failed.

@@ -143,7 +143,9 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 func TestNeverRetriesPastTheSessionExpiry(t *testing.T) {
 	fake := fcmtest.New()
 	defer fake.Close()
-	fake.Respond(func(string, int) fcmtest.Reply { return fcmtest.Reply{Status: 429, ErrorCode: "QUOTA_EXCEEDED", RetryAfter: "30"} })
+	fake.Respond(func(string, int) fcmtest.Reply {
+		return fcmtest.Reply{Status: 429, ErrorCode: "QUOTA_EXCEEDED", RetryAfter: "30"}
+	})
 	now := time.Now()
 	d := push.NewDispatcher(newSender(t, fake, now), push.DispatcherConfig{})
 	ctx, cancel := context.WithDeadline(context.Background(), now.Add(2*time.Second))
