@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kyso-dev/kyso/apiclient"
 	"github.com/kyso-dev/kyso/cmd/kyso/app"
 )
 
@@ -53,4 +54,39 @@ func (s *Server) Close() {
 	<-s.done
 	s.app.Close()
 	os.RemoveAll(s.dir)
+}
+
+// Citizen is a user enrolled by an operator, with a relying party to ask them.
+type Citizen struct {
+	UserID         string
+	NationalID     string
+	APIKey         string // of a new relying party named "Portal"
+	ActivationCode string // enrols one device
+}
+
+// NewCitizen enrols a user with an EC-P256 credential and an activation code, and registers
+// a relying party, through the operator API.
+func (s *Server) NewCitizen(ctx context.Context, nationalID, displayName string) (*Citizen, error) {
+	op := apiclient.New(s.URL, s.OperatorToken)
+	var rp struct{ APIKey string }
+	var user struct{ ID string }
+	var code struct{ Code string }
+	steps := []func() error{
+		func() error {
+			return op.Do(ctx, "POST", "/admin/v1/relying-parties", map[string]string{"name": "Portal"}, &rp, nil)
+		},
+		func() error {
+			return op.Do(ctx, "POST", "/admin/v1/users", map[string]string{"nationalId": nationalID, "displayName": displayName}, &user, nil)
+		},
+		func() error { return op.Do(ctx, "POST", "/admin/v1/users/"+user.ID+"/credentials", nil, nil, nil) },
+		func() error {
+			return op.Do(ctx, "POST", "/admin/v1/users/"+user.ID+"/activation-codes", nil, &code, nil)
+		},
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return &Citizen{UserID: user.ID, NationalID: nationalID, APIKey: rp.APIKey, ActivationCode: code.Code}, nil
 }

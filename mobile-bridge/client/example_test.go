@@ -21,17 +21,13 @@ func Example() {
 	}
 	defer srv.Close()
 	ctx := context.Background()
-	op := apiclient.New(srv.URL, srv.OperatorToken)
-	var rp struct{ APIKey string }
-	var user struct{ ID string }
-	var code struct{ Code string }
-	op.Do(ctx, "POST", "/admin/v1/relying-parties", map[string]string{"name": "E-office"}, &rp, nil)
-	op.Do(ctx, "POST", "/admin/v1/users", map[string]string{"nationalId": "042", "displayName": "Lãnh đạo"}, &user, nil)
-	op.Do(ctx, "POST", "/admin/v1/users/"+user.ID+"/credentials", nil, nil, nil)
-	op.Do(ctx, "POST", "/admin/v1/users/"+user.ID+"/activation-codes", nil, &code, nil)
+	leader, err := srv.NewCitizen(ctx, "042", "Lãnh đạo")
+	if err != nil {
+		panic(err)
+	}
 
 	// Enrol, and keep the device state (it holds the device key) for the next run.
-	ipad, err := client.Enroll(ctx, srv.URL, code.Code, client.EnrollOptions{Platform: "ipados", Name: "iPad"})
+	ipad, err := client.Enroll(ctx, srv.URL, leader.ActivationCode, client.EnrollOptions{Platform: "ipados", Name: "iPad"})
 	if err != nil {
 		panic(err)
 	}
@@ -41,7 +37,7 @@ func Example() {
 	ipad, _ = client.LoadState(filepath.Join(dir, "ipad.json"))
 
 	d := sha256.Sum256([]byte("Quyết định 123/QĐ-UBND"))
-	sess, _ := apiclient.New(srv.URL, rp.APIKey).CreateSignature(ctx, apiclient.SignatureRequest{NationalID: "042",
+	sess, _ := apiclient.New(srv.URL, leader.APIKey).CreateSignature(ctx, apiclient.SignatureRequest{NationalID: "042",
 		HashAlgorithm: "SHA-256", DisplayText: "Ký quyết định", Documents: []apiclient.Document{{Label: "QD-123.pdf", Hash: d[:]}}}, "")
 
 	pending, _ := ipad.Sessions(ctx)
@@ -51,6 +47,40 @@ func Example() {
 		fmt.Println(state, err)
 	}
 	// Output:
-	// E-office asks: Ký quyết định - QD-123.pdf
+	// Portal asks: Ký quyết định - QD-123.pdf
 	// signed <nil>
+}
+
+// ExampleClient_Events follows the event stream instead of polling.
+func ExampleClient_Events() {
+	srv, err := kysotest.Start()
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	citizen, _ := srv.NewCitizen(ctx, "001", "Nguyễn Văn A")
+	phone, _ := client.Enroll(ctx, srv.URL, citizen.ActivationCode, client.EnrollOptions{Platform: "android"})
+
+	events, _, err := phone.Events(ctx, "")
+	if err != nil {
+		panic(err)
+	}
+	d := sha256.Sum256([]byte("Tờ khai"))
+	apiclient.New(srv.URL, citizen.APIKey).CreateSignature(ctx, apiclient.SignatureRequest{NationalID: "001",
+		HashAlgorithm: "SHA-256", DisplayText: "Ký tờ khai", Documents: []apiclient.Document{{Label: "to-khai.pdf", Hash: d[:]}}}, "")
+	for ev := range events {
+		switch ev.Type {
+		case "session.created":
+			fmt.Println("asked:", ev.Session.DisplayText)
+			phone.Decide(ctx, ev.Session.ID, false, "")
+		case "session.updated":
+			fmt.Println("now:", ev.Update.State)
+			cancel()
+		}
+	}
+	// Output:
+	// asked: Ký tờ khai
+	// now: declined
 }
