@@ -234,7 +234,13 @@ func (s *Service) notifyDevices(devices []*Device, sess *Session) {
 	}
 }
 
+// recordDelivery keeps a push outcome on the session and retires a dead token. The
+// development log sender's outcome is not kept: its log line is the record, and a durable
+// write per device and session would be pure cost.
 func (s *Service) recordDelivery(ctx context.Context, sessionID string, d *Device, del Delivery) {
+	if del.Outcome == DeliveryLogged {
+		return
+	}
 	_, err := s.store.UpdateSession(ctx, sessionID, func(cur *Session) (AuditRecord, error) {
 		cur.Deliveries = append(cur.Deliveries, del)
 		return AuditRecord{}, nil
@@ -253,10 +259,12 @@ func (s *Service) recordDelivery(ctx context.Context, sessionID string, d *Devic
 		cur.PushToken = ""
 		return nil
 	}, s.audit("system", "device.push_token_retired", d.ID, "the push service reported it unregistered"))
-	if err != nil && !errors.Is(err, errUnchanged) {
+	switch {
+	case err == nil:
+		s.log.Info("push token retired; the device falls back to pull", "device", d.ID)
+	case !errors.Is(err, errUnchanged):
 		s.log.Error("retire push token", "device", d.ID, "error", err)
 	}
-	s.log.Info("push token retired; the device falls back to pull", "device", d.ID)
 }
 
 // SessionForRelyingParty returns the relying party's session, expiring it first if its time
