@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/kyso-dev/kyso/apiclient"
+	"github.com/kyso-dev/kyso/cmd/kyso/app"
 	"github.com/kyso-dev/kyso/signing"
 )
 
@@ -350,4 +351,33 @@ func TestPendingSessionSurvivesRestart(t *testing.T) {
 	for i, d := range got.Documents {
 		verifyStdlib(t, cert, "RSASSA-PSS", "SHA-256", hashes[i], d.Signature)
 	}
+}
+
+// TestLongPollOutlivesReadTimeout: a long-poll waits its full time even when it is longer
+// than the server's read timeout (which net/http enforces by cancelling the request).
+func TestLongPollOutlivesReadTimeout(t *testing.T) {
+	e := startEnv(t, func(c *app.Config) { c.ReadTimeout = 300 * time.Millisecond })
+	rp, _ := e.newRP("Portal")
+	s := e.newSigner("001", "EC-P256")
+	ctx := context.Background()
+	sess, err := rp.CreateSignature(ctx, request(s, "SHA-256", "", digests(1, "SHA-256")), "")
+	must(t, err)
+	start := time.Now()
+	got, err := rp.Signature(ctx, sess.ID, time.Second)
+	must(t, err)
+	if took := time.Since(start); took < 900*time.Millisecond || got.State != "pending" {
+		t.Fatalf("a 1 s long-poll answered after %v with %s", took, got.State)
+	}
+	events, _, err := s.dev.Events(ctx, "")
+	must(t, err)
+	<-events // the snapshot
+	time.Sleep(time.Second)
+	_, err = s.dev.Decide(ctx, sess.ID, true, "")
+	must(t, err)
+	for ev := range events {
+		if ev.Type == "session.updated" && ev.Update.State == "signed" {
+			return
+		}
+	}
+	t.Fatal("the event stream ended before the decision (cut by the read timeout)")
 }

@@ -44,6 +44,9 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take at stop. Default: 70 s
 	// (a full long-poll).
 	ShutdownTimeout time.Duration
+	// ReadTimeout bounds reading a request (headers and body). Default: 30 s. Long-polls and
+	// event streams lift it once their request is read.
+	ReadTimeout time.Duration
 	// FCM, when set, delivers wake-ups through Firebase Cloud Messaging. Default: the log
 	// sender (devices pull).
 	FCM *fcm.Config
@@ -89,6 +92,9 @@ func New(cfg Config) *App {
 	}
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 70 * time.Second
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = 30 * time.Second
 	}
 	return &App{cfg: cfg, log: cfg.Logger}
 }
@@ -144,7 +150,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 		return err
 	}
 	api := server.New(a.svc, server.Config{Logger: a.log, PublicURL: publicURL, Now: a.cfg.Now, SessionsPerSecond: a.cfg.SessionsPerSecond})
-	a.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+	a.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: a.cfg.ReadTimeout,
 		WriteTimeout: 75 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 	if a.ln, err = net.Listen("tcp", a.cfg.Addr); err != nil {
