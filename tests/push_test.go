@@ -398,3 +398,27 @@ func readToken(t *testing.T, dataDir string) string {
 	must(t, err)
 	return strings.TrimSpace(string(raw))
 }
+
+func TestEventStreamHeartbeat(t *testing.T) {
+	e := startEnv(t, func(c *app.Config) { c.EventHeartbeat = 50 * time.Millisecond })
+	s := e.newSigner("001", "EC-P256")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := s.dev.NewSignedRequest(ctx, "GET", "/device/v1/events", nil, e.clock.Now(), "")
+	must(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	buf := make([]byte, 4096)
+	var got strings.Builder
+	for !strings.Contains(got.String(), ": keep-alive\n\n") {
+		n, err := resp.Body.Read(buf)
+		if err != nil {
+			t.Fatalf("stream: %v after %q", err, got.String())
+		}
+		got.Write(buf[:n])
+	}
+}

@@ -56,6 +56,8 @@ type Config struct {
 	MaxPendingPerUser int
 	// SessionsPerSecond bounds each relying party's signature requests. Default: 50.
 	SessionsPerSecond int
+	// EventHeartbeat is the interval of keep-alive lines on device event streams. Default: 15 s.
+	EventHeartbeat time.Duration
 }
 
 // Files in the data directory.
@@ -149,7 +151,8 @@ func (a *App) Open(ctx context.Context) (err error) {
 	if err := a.bootstrapOperator(ctx); err != nil {
 		return err
 	}
-	api := server.New(a.svc, server.Config{Logger: a.log, PublicURL: publicURL, Now: a.cfg.Now, SessionsPerSecond: a.cfg.SessionsPerSecond})
+	api := server.New(a.svc, server.Config{Logger: a.log, PublicURL: publicURL, Now: a.cfg.Now, SessionsPerSecond: a.cfg.SessionsPerSecond,
+		Heartbeat: a.cfg.EventHeartbeat})
 	a.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: a.cfg.ReadTimeout,
 		WriteTimeout: 75 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
