@@ -1,7 +1,6 @@
 package keystore
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -12,86 +11,26 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/kyso-dev/kyso/signing"
-	"github.com/tink-crypto/tink-go/v2/aead"
-	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
-	"github.com/tink-crypto/tink-go/v2/keyset"
-	"github.com/tink-crypto/tink-go/v2/tink"
 )
 
 // formatV1 is the first byte of every blob this package writes.
 const formatV1 = 1
 
-var _ signing.Keys = (*Keystore)(nil)
+var (
+	_ signing.Keys        = (*Keystore)(nil)
+	_ signing.KeyRotation = (*Keystore)(nil)
+)
 
-// Keystore wraps and unwraps keys with one Tink AEAD.
+// Keystore wraps and unwraps keys with the KEK.
 type Keystore struct {
-	kek  tink.AEAD
+	kek  *KEK
 	rand io.Reader
 }
 
-// New returns a Keystore over the KEK primitive.
-func New(kek tink.AEAD) *Keystore { return &Keystore{kek: kek, rand: rand.Reader} }
-
-// OpenLocalKEK opens the AES-256-GCM Tink keyset at path, creating it (mode 0600) if it does
-// not exist. created tells whether it was made now.
-func OpenLocalKEK(path string) (kek tink.AEAD, created bool, err error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return createLocalKEK(path)
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("open KEK keyset: %w", err)
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		return nil, false, fmt.Errorf("KEK keyset %s is readable by others (mode %o); chmod 600 it", path, fi.Mode().Perm())
-	}
-	h, err := insecurecleartextkeyset.Read(keyset.NewJSONReader(f))
-	if err != nil {
-		return nil, false, fmt.Errorf("read KEK keyset: %w", err)
-	}
-	kek, err = aead.New(h)
-	if err != nil {
-		return nil, false, fmt.Errorf("KEK primitive: %w", err)
-	}
-	return kek, false, nil
-}
-
-func createLocalKEK(path string) (tink.AEAD, bool, error) {
-	h, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
-	if err != nil {
-		return nil, false, fmt.Errorf("generate KEK keyset: %w", err)
-	}
-	var buf bytes.Buffer
-	if err := insecurecleartextkeyset.Write(h, keyset.NewJSONWriter(&buf)); err != nil {
-		return nil, false, fmt.Errorf("encode KEK keyset: %w", err)
-	}
-	defer clear(buf.Bytes())
-	// O_EXCL: never overwrite a KEK that appeared meanwhile; that would orphan every key.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, false, fmt.Errorf("create KEK keyset: %w", err)
-	}
-	if _, err := f.Write(buf.Bytes()); err != nil {
-		f.Close()
-		return nil, false, fmt.Errorf("write KEK keyset: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, false, fmt.Errorf("sync KEK keyset: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, false, fmt.Errorf("close KEK keyset: %w", err)
-	}
-	kek, err := aead.New(h)
-	if err != nil {
-		return nil, false, fmt.Errorf("KEK primitive: %w", err)
-	}
-	return kek, true, nil
-}
+// New returns a Keystore over the KEK.
+func New(kek *KEK) *Keystore { return &Keystore{kek: kek, rand: rand.Reader} }
 
 // KeyAssociatedData is the associated data that binds a wrapped key to its credential and user.
 func KeyAssociatedData(credentialID, userID string) []byte {
@@ -149,14 +88,63 @@ func (k *Keystore) unwrap(blob, ad []byte) ([]byte, error) {
 	return pt, nil
 }
 
+// Rewrap re-wraps a credential's key under the primary KEK key; changed is false (and the
+// blob returned as it is) when it already is.
+func (k *Keystore) Rewrap(blob []byte, credentialID, userID string) ([]byte, bool, error) {
+	return k.rewrap(blob, KeyAssociatedData(credentialID, userID))
+}
+
+// Reseal is Rewrap for a secret sealed under label.
+func (k *Keystore) Reseal(sealed []byte, label string) ([]byte, bool, error) {
+	return k.rewrap(sealed, sealAD(label))
+}
+
+func (k *Keystore) rewrap(blob, ad []byte) ([]byte, bool, error) {
+	id, err := BlobKeyID(blob)
+	if err != nil {
+		return nil, false, err
+	}
+	if id == k.kek.Primary() {
+		return blob, false, nil
+	}
+	pt, err := k.unwrap(blob, ad)
+	if err != nil {
+		return nil, false, err
+	}
+	defer clear(pt)
+	out, err := k.wrap(pt, ad)
+	return out, err == nil, err
+}
+
+// BlobKeyID returns the id of the KEK key that wrapped blob.
+func (k *Keystore) BlobKeyID(blob []byte) (uint32, error) { return BlobKeyID(blob) }
+
+// KEKKeys lists the KEK's keys.
+func (k *Keystore) KEKKeys() []signing.KEKKey {
+	keys := k.kek.Keys()
+	out := make([]signing.KEKKey, len(keys))
+	for i, kk := range keys {
+		out[i] = signing.KEKKey{ID: kk.ID, Status: kk.Status, Primary: kk.Primary}
+	}
+	return out
+}
+
+// RotateKEK adds a new primary KEK key.
+func (k *Keystore) RotateKEK() (uint32, error) { return k.kek.Rotate() }
+
+// DisableKEKKey disables a KEK key (the caller checks no blob uses it).
+func (k *Keystore) DisableKEKKey(id uint32) error { return k.kek.Disable(id) }
+
+func sealAD(label string) []byte { return []byte("kyso/secret/v1\x00" + label) }
+
 // Seal encrypts a small secret bound to label.
 func (k *Keystore) Seal(plaintext []byte, label string) ([]byte, error) {
-	return k.wrap(plaintext, []byte("kyso/secret/v1\x00"+label))
+	return k.wrap(plaintext, sealAD(label))
 }
 
 // Open decrypts what Seal sealed under the same label.
 func (k *Keystore) Open(sealed []byte, label string) ([]byte, error) {
-	return k.unwrap(sealed, []byte("kyso/secret/v1\x00"+label))
+	return k.unwrap(sealed, sealAD(label))
 }
 
 // Signer returns a signer over the wrapped key. Nothing is unwrapped until it signs.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kyso-dev/kyso/keystore"
@@ -18,19 +19,57 @@ import (
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
+	"github.com/tink-crypto/tink-go/v2/tink"
 )
 
-func newKeystore(t testing.TB) (*keystore.Keystore, string) {
-	path := filepath.Join(t.TempDir(), "kek.json")
-	kek, created, err := keystore.OpenLocalKEK(path)
+// newKeystore makes a local master and a KEK in a temp dir; it returns their paths.
+func newKeystore(t testing.TB) (ks *keystore.Keystore, masterPath, kekPath string) {
+	dir := t.TempDir()
+	masterPath, kekPath = filepath.Join(dir, "master.json"), filepath.Join(dir, "kek.json")
+	master, created, err := keystore.OpenLocalMaster(masterPath)
+	if err != nil || !created {
+		t.Fatalf("create master: %v %v", created, err)
+	}
+	kek, created, _, err := keystore.OpenKEK(kekPath, master)
 	if err != nil || !created {
 		t.Fatalf("create KEK: %v %v", created, err)
 	}
-	return keystore.New(kek), path
+	return keystore.New(kek), masterPath, kekPath
+}
+
+// openKEKIndependently reads the KEK keyset the way the documented format says, with Tink
+// alone: the master keyset file in the clear, then the KEK keyset encrypted under it with
+// associated data "kyso/kek-keyset/v1".
+func openKEKIndependently(t testing.TB, masterPath, kekPath string) tink.AEAD {
+	t.Helper()
+	f, err := os.Open(masterPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	mh, err := insecurecleartextkeyset.Read(keyset.NewJSONReader(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, _ := aead.New(mh)
+	g, err := os.Open(kekPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	kh, err := keyset.ReadWithAssociatedData(keyset.NewJSONReader(g), master, []byte("kyso/kek-keyset/v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := aead.New(kh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 func TestGenerateAndSignEveryAlgorithm(t *testing.T) {
-	ks, _ := newKeystore(t)
+	ks, _, _ := newKeystore(t)
 	ctx := context.Background()
 	digest := sha256.Sum256([]byte("document"))
 	for _, alg := range []signing.KeyAlgorithm{signing.KeyECP256, signing.KeyECP384, signing.KeyRSA2048} {
@@ -64,7 +103,7 @@ func TestGenerateAndSignEveryAlgorithm(t *testing.T) {
 // TestBlobIsBoundToCredentialAndUser: a wrapped key copied to another credential or another
 // user must not open.
 func TestBlobIsBoundToCredentialAndUser(t *testing.T) {
-	ks, _ := newKeystore(t)
+	ks, _, _ := newKeystore(t)
 	ctx := context.Background()
 	wrapped, pub, err := ks.GenerateKey(ctx, signing.KeyECP256, "cred_1", "usr_1")
 	if err != nil {
@@ -88,7 +127,7 @@ func TestBlobIsBoundToCredentialAndUser(t *testing.T) {
 // TestBlobFormat checks the documented blob layout independently with Tink: version byte 1,
 // then a Tink AEAD ciphertext under the documented associated data, holding PKCS#8.
 func TestBlobFormat(t *testing.T) {
-	ks, path := newKeystore(t)
+	ks, masterPath, kekPath := newKeystore(t)
 	wrapped, pub, err := ks.GenerateKey(context.Background(), signing.KeyECP256, "cred_9", "usr_9")
 	if err != nil {
 		t.Fatal(err)
@@ -96,13 +135,7 @@ func TestBlobFormat(t *testing.T) {
 	if wrapped[0] != 1 {
 		t.Fatalf("format byte %d", wrapped[0])
 	}
-	f, _ := os.Open(path)
-	defer f.Close()
-	h, err := insecurecleartextkeyset.Read(keyset.NewJSONReader(f))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := aead.New(h)
+	a := openKEKIndependently(t, masterPath, kekPath)
 	pt, err := a.Decrypt(wrapped[1:], []byte("kyso/credential-key/v1\x00cred_9\x00usr_9"))
 	if err != nil {
 		t.Fatal(err)
@@ -116,23 +149,107 @@ func TestBlobFormat(t *testing.T) {
 	}
 }
 
-func TestLocalKEKFilePermissions(t *testing.T) {
-	_, path := newKeystore(t)
-	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("KEK mode %v", fi.Mode().Perm())
+func TestLocalMasterAndKEKFiles(t *testing.T) {
+	_, masterPath, kekPath := newKeystore(t)
+	for _, p := range []string{masterPath, kekPath} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s mode %v", p, fi.Mode().Perm())
+		}
 	}
-	if _, _, err := keystore.OpenLocalKEK(path); err != nil {
-		t.Fatalf("reopen: %v", err)
+	raw, _ := os.ReadFile(kekPath)
+	if !bytes.Contains(raw, []byte("encryptedKeyset")) {
+		t.Fatalf("the KEK keyset is not stored encrypted: %s", raw)
 	}
-	os.Chmod(path, 0o644)
-	if _, _, err := keystore.OpenLocalKEK(path); err == nil {
-		t.Fatal("a world-readable KEK must be refused")
+	master, _, err := keystore.OpenLocalMaster(masterPath)
+	if err != nil {
+		t.Fatalf("reopen master: %v", err)
+	}
+	if _, created, _, err := keystore.OpenKEK(kekPath, master); err != nil || created {
+		t.Fatalf("reopen KEK: %v %v", created, err)
+	}
+	// Another master cannot open the KEK, and says so.
+	other, _, _ := keystore.OpenLocalMaster(filepath.Join(t.TempDir(), "other.json"))
+	if _, _, _, err := keystore.OpenKEK(kekPath, other); err == nil || !strings.Contains(err.Error(), "does not open with the master") {
+		t.Fatalf("a wrong master: %v", err)
+	}
+	os.Chmod(masterPath, 0o644)
+	if _, _, err := keystore.OpenLocalMaster(masterPath); err == nil {
+		t.Fatal("a world-readable master must be refused")
+	}
+}
+
+// TestClearKEKIsMigrated: a data directory of the first version has its KEK keyset in the
+// clear; opening it with a master encrypts it in place, and old blobs still open.
+func TestClearKEKIsMigrated(t *testing.T) {
+	dir := t.TempDir()
+	kekPath := filepath.Join(dir, "kek.json")
+	h, _ := keyset.NewHandle(aead.AES256GCMKeyTemplate())
+	f, _ := os.OpenFile(kekPath, os.O_CREATE|os.O_WRONLY, 0o600)
+	insecurecleartextkeyset.Write(h, keyset.NewJSONWriter(f))
+	f.Close()
+	old, _ := aead.New(h)
+	ct, _ := old.Encrypt([]byte("key"), []byte("ad"))
+	master, _, _ := keystore.OpenLocalMaster(filepath.Join(dir, "master.json"))
+	kek, _, migrated, err := keystore.OpenKEK(kekPath, master)
+	if err != nil || !migrated {
+		t.Fatalf("migrate: %v %v", migrated, err)
+	}
+	if pt, err := kek.Decrypt(ct, []byte("ad")); err != nil || string(pt) != "key" {
+		t.Fatalf("old blob after migration: %v", err)
+	}
+	raw, _ := os.ReadFile(kekPath)
+	if !bytes.Contains(raw, []byte("encryptedKeyset")) {
+		t.Fatal("the migrated keyset is still in the clear")
+	}
+}
+
+func TestRotateRewrapDisable(t *testing.T) {
+	ks, masterPath, kekPath := newKeystore(t)
+	ctx := context.Background()
+	wrapped, pub, _ := ks.GenerateKey(ctx, signing.KeyECP256, "cred_1", "usr_1")
+	first, _ := ks.BlobKeyID(wrapped)
+	second, err := ks.RotateKEK()
+	if err != nil || second == first {
+		t.Fatalf("rotate: %v", err)
+	}
+	newer, _, _ := ks.GenerateKey(ctx, signing.KeyECP256, "cred_2", "usr_1")
+	if id, _ := ks.BlobKeyID(newer); id != second {
+		t.Fatalf("new wraps use key %d, want the new primary %d", id, second)
+	}
+	digest := sha256.Sum256([]byte("x"))
+	signer, _ := ks.Signer(ctx, wrapped, "cred_1", "usr_1", pub)
+	if _, err := signer.Sign(nil, digest[:], crypto.SHA256); err != nil {
+		t.Fatalf("a blob wrapped before rotation must still sign: %v", err)
+	}
+	moved, changed, err := ks.Rewrap(wrapped, "cred_1", "usr_1")
+	if err != nil || !changed {
+		t.Fatalf("rewrap: %v %v", changed, err)
+	}
+	if _, changed, _ := ks.Rewrap(moved, "cred_1", "usr_1"); changed {
+		t.Fatal("rewrapping a blob already under the primary must change nothing")
+	}
+	if err := ks.DisableKEKKey(second); err == nil {
+		t.Fatal("the primary key was disabled")
+	}
+	if err := ks.DisableKEKKey(first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := signer.Sign(nil, digest[:], crypto.SHA256); err == nil {
+		t.Fatal("a blob under a disabled key still opened")
+	}
+	signer, _ = ks.Signer(ctx, moved, "cred_1", "usr_1", pub)
+	if _, err := signer.Sign(nil, digest[:], crypto.SHA256); err != nil {
+		t.Fatalf("the rewrapped blob: %v", err)
+	}
+	// The change is durable: the file on disk has the two keys, one disabled.
+	a := openKEKIndependently(t, masterPath, kekPath)
+	if _, err := a.Decrypt(moved[1:], keystore.KeyAssociatedData("cred_1", "usr_1")); err != nil {
+		t.Fatalf("the saved keyset does not open the rewrapped blob: %v", err)
 	}
 }
 
 func TestSealIsBoundToLabel(t *testing.T) {
-	ks, _ := newKeystore(t)
+	ks, _, _ := newKeystore(t)
 	sealed, err := ks.Seal([]byte("secret"), "callback-secret:rp_1")
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +265,9 @@ func TestSealIsBoundToLabel(t *testing.T) {
 func Example() {
 	dir, _ := os.MkdirTemp("", "kyso-example")
 	defer os.RemoveAll(dir)
-	kek, _, _ := keystore.OpenLocalKEK(filepath.Join(dir, "kek.json"))
+	// The master encrypts the KEK keyset; the KEK wraps users' keys.
+	master, _, _ := keystore.OpenLocalMaster(filepath.Join(dir, "master.json"))
+	kek, _, _, _ := keystore.OpenKEK(filepath.Join(dir, "kek.json"), master)
 	ks := keystore.New(kek)
 
 	// Generate a user's key: only the wrapped blob and the public key come out.

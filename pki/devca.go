@@ -13,18 +13,26 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"path/filepath"
+	"sync"
 	"time"
 
+	"github.com/kyso-dev/kyso/internal/atomicfile"
 	"github.com/kyso-dev/kyso/signing"
 )
 
-var _ signing.Issuer = (*DevCA)(nil)
+var (
+	_ signing.Issuer    = (*DevCA)(nil)
+	_ signing.KeyHolder = (*DevCA)(nil)
+)
 
 // DevCA is a two-level development CA (root and issuing CA) whose keys are wrapped by the
 // same key custody as users' keys. It is for the embedded default and tests; production
 // deployments use certificates from a licensed CA.
 type DevCA struct {
+	mu            sync.RWMutex
+	path          string
+	file          caFile
+	keys          signing.Keys
 	root, issuing *x509.Certificate
 	signer        crypto.Signer
 	now           func() time.Time
@@ -63,11 +71,11 @@ func OpenDevCA(ctx context.Context, path string, keys signing.Keys, now func() t
 	if err := json.Unmarshal(raw, &f); err != nil || f.FormatVersion != 1 {
 		return nil, false, fmt.Errorf("development CA file %s is damaged or of an unknown version", path)
 	}
-	ca, err = loadDevCA(ctx, &f, keys, now)
+	ca, err = loadDevCA(ctx, path, &f, keys, now)
 	return ca, false, err
 }
 
-func loadDevCA(ctx context.Context, f *caFile, keys signing.Keys, now func() time.Time) (*DevCA, error) {
+func loadDevCA(ctx context.Context, path string, f *caFile, keys signing.Keys, now func() time.Time) (*DevCA, error) {
 	root, err := x509.ParseCertificate(f.Root)
 	if err != nil {
 		return nil, fmt.Errorf("parse development root CA: %w", err)
@@ -83,7 +91,7 @@ func loadDevCA(ctx context.Context, f *caFile, keys signing.Keys, now func() tim
 	if err != nil {
 		return nil, fmt.Errorf("open development CA key: %w", err)
 	}
-	return &DevCA{root: root, issuing: issuing, signer: signer, now: now, Validity: 2 * 365 * 24 * time.Hour}, nil
+	return &DevCA{path: path, file: *f, keys: keys, root: root, issuing: issuing, signer: signer, now: now, Validity: 2 * 365 * 24 * time.Hour}, nil
 }
 
 func createDevCA(ctx context.Context, path string, keys signing.Keys, now func() time.Time) (*DevCA, bool, error) {
@@ -128,11 +136,57 @@ func createDevCA(ctx context.Context, path string, keys signing.Keys, now func()
 	if err != nil {
 		return nil, false, err
 	}
-	if err := writeFileAtomic(path, raw, 0o600); err != nil {
+	if err := atomicfile.Write(path, raw, 0o600); err != nil {
 		return nil, false, fmt.Errorf("save development CA: %w", err)
 	}
-	ca, err := loadDevCA(ctx, f, keys, now)
+	ca, err := loadDevCA(ctx, path, f, keys, now)
 	return ca, err == nil, err
+}
+
+// WrappedKeys returns the CA's two wrapped keys (for KEK status).
+func (ca *DevCA) WrappedKeys() [][]byte {
+	ca.mu.RLock()
+	defer ca.mu.RUnlock()
+	return [][]byte{ca.file.RootKey, ca.file.IssuingKey}
+}
+
+// RewrapHeld re-wraps the CA's keys under the primary KEK key, saves the file and signs with
+// the new blob from now on.
+func (ca *DevCA) RewrapHeld(ctx context.Context, rw signing.Rewrapper) (int, error) {
+	ca.mu.Lock()
+	defer ca.mu.Unlock()
+	f := ca.file
+	root, c1, err := rw.Rewrap(f.RootKey, rootKeyID, caOwner)
+	if err != nil {
+		return 0, fmt.Errorf("rewrap development root key: %w", err)
+	}
+	iss, c2, err := rw.Rewrap(f.IssuingKey, issuingKeyID, caOwner)
+	if err != nil {
+		return 0, fmt.Errorf("rewrap development issuing key: %w", err)
+	}
+	if !c1 && !c2 {
+		return 0, nil
+	}
+	f.RootKey, f.IssuingKey = root, iss
+	signer, err := ca.keys.Signer(ctx, iss, issuingKeyID, caOwner, ca.issuing.PublicKey)
+	if err != nil {
+		return 0, err
+	}
+	raw, err := json.Marshal(f)
+	if err != nil {
+		return 0, err
+	}
+	if err := atomicfile.Write(ca.path, raw, 0o600); err != nil {
+		return 0, fmt.Errorf("save development CA: %w", err)
+	}
+	ca.file, ca.signer = f, signer
+	n := 0
+	for _, c := range []bool{c1, c2} {
+		if c {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Root returns the root certificate, the trust anchor for verifiers.
@@ -156,7 +210,9 @@ func (ca *DevCA) Issue(_ context.Context, u *signing.User, pub crypto.PublicKey)
 	if u.Email != "" {
 		tmpl.EmailAddresses = []string{u.Email}
 	}
+	ca.mu.RLock()
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.issuing, pub, ca.signer)
+	ca.mu.RUnlock()
 	if err != nil {
 		return nil, nil, fmt.Errorf("issue certificate: %w", err)
 	}
@@ -172,30 +228,4 @@ func randomSerial() *big.Int {
 	_, _ = rand.Read(b)
 	b[0] &= 0x7f
 	return new(big.Int).SetBytes(b)
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and renames it over
-// path, so a crash leaves either the old file or the new one.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

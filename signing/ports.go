@@ -21,6 +21,35 @@ type Keys interface {
 	Open(sealed []byte, label string) ([]byte, error)
 }
 
+// KEKKey is one key of the key-encryption keyset.
+type KEKKey struct {
+	ID      uint32
+	Status  string // ENABLED or DISABLED
+	Primary bool
+}
+
+// Rewrapper moves wrapped blobs to the primary KEK key. Implemented by keystore.
+type Rewrapper interface {
+	BlobKeyID(blob []byte) (uint32, error)
+	// Rewrap and Reseal return the blob under the primary KEK key; changed is false when it
+	// already was.
+	Rewrap(wrapped []byte, credentialID, userID string) (out []byte, changed bool, err error)
+	Reseal(sealed []byte, label string) (out []byte, changed bool, err error)
+}
+
+// KEKAdmin manages the key-encryption keyset's keys. Implemented by keystore.
+type KEKAdmin interface {
+	KEKKeys() []KEKKey
+	RotateKEK() (uint32, error)
+	DisableKEKKey(id uint32) error
+}
+
+// KeyRotation is key custody's rotation: both of the above.
+type KeyRotation interface {
+	Rewrapper
+	KEKAdmin
+}
+
 // Issuer issues a certificate for a user's public key. Implemented by pki's development CA.
 type Issuer interface {
 	// Issue returns the DER certificate for pub with subject CN = displayName and

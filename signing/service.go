@@ -41,6 +41,11 @@ type Config struct {
 	// MaxPendingPerUser bounds a user's unanswered sessions (against push fatigue).
 	// Default: 5.
 	MaxPendingPerUser int
+	// Rotation manages the KEK (rotate, rewrap, disable). Default: none; the KEK endpoints
+	// answer that rotation is not supported.
+	Rotation KeyRotation
+	// KeyHolders hold wrapped keys outside the store (the development CA). Default: none.
+	KeyHolders []KeyHolder
 }
 
 // CallbackSender makes one attempt to deliver a final session to url, authenticated with
@@ -70,6 +75,7 @@ type Service struct {
 
 	draining  chan struct{}
 	drainOnce sync.Once
+	rewrapJob rewrapJob
 
 	bg       sync.WaitGroup
 	bgCtx    context.Context

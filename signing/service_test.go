@@ -96,7 +96,11 @@ func newFixtureWithKey(t testing.TB, keyAlg signing.KeyAlgorithm) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	kek, _, err := keystore.OpenLocalKEK(filepath.Join(dir, "kek.json"))
+	master, _, err := keystore.OpenLocalMaster(filepath.Join(dir, "master.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kek, _, _, err := keystore.OpenKEK(filepath.Join(dir, "kek.json"), master)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,11 @@ type CredentialStore interface {
 	Credential(ctx context.Context, id string) (*Credential, error)
 	// CredentialsByUser returns a user's credentials, oldest first.
 	CredentialsByUser(ctx context.Context, userID string) ([]*Credential, error)
+	// ListCredentials returns up to limit credentials with ids greater than after, by id.
+	ListCredentials(ctx context.Context, after string, limit int) ([]*Credential, error)
+	// UpdateCredential applies fn to the stored credential and saves it in one transaction;
+	// if fn returns an error nothing is saved. Returns ENOTFOUND.
+	UpdateCredential(ctx context.Context, id string, fn func(*Credential) error, a AuditRecord) (*Credential, error)
 }
 
 // DeviceStore keeps enrolled devices and the activation codes that enrol them.
@@ -42,7 +47,7 @@ type DeviceStore interface {
 	RedeemActivationCode(ctx context.Context, id string, fn func(*ActivationCode) (*Device, AuditRecord, error)) error
 }
 
-// RelyingPartyStore keeps relying parties and operators, the two kinds of API caller.
+// RelyingPartyStore keeps relying parties.
 type RelyingPartyStore interface {
 	CreateRelyingParty(ctx context.Context, rp *RelyingParty, a AuditRecord) error
 	// RelyingParty returns the relying party with id. Returns ENOTFOUND if there is none.
@@ -50,6 +55,14 @@ type RelyingPartyStore interface {
 	// RelyingPartyByKeyHash returns the relying party whose API key hashes to h.
 	// Returns ENOTFOUND if there is none.
 	RelyingPartyByKeyHash(ctx context.Context, h []byte) (*RelyingParty, error)
+	// ListRelyingParties returns up to limit relying parties with ids greater than after.
+	ListRelyingParties(ctx context.Context, after string, limit int) ([]*RelyingParty, error)
+	// UpdateRelyingParty applies fn and saves, as UpdateCredential does. Returns ENOTFOUND.
+	UpdateRelyingParty(ctx context.Context, id string, fn func(*RelyingParty) error, a AuditRecord) (*RelyingParty, error)
+}
+
+// OperatorStore keeps operators.
+type OperatorStore interface {
 	// CreateOperator stores op, unless firstOnly is set and an operator already exists, in
 	// which case it returns created=false and stores nothing.
 	CreateOperator(ctx context.Context, op *Operator, firstOnly bool, a AuditRecord) (created bool, err error)
@@ -98,6 +111,8 @@ type SessionStore interface {
 type AuditLog interface {
 	// AuditRecords returns up to limit records with Seq > after, in order.
 	AuditRecords(ctx context.Context, after uint64, limit int) ([]AuditRecord, error)
+	// AppendAudit records an event that changes nothing else in the store.
+	AppendAudit(ctx context.Context, a AuditRecord) error
 }
 
 // Store is everything the domain keeps. Implementations must make every method durable
@@ -107,6 +122,7 @@ type Store interface {
 	CredentialStore
 	DeviceStore
 	RelyingPartyStore
+	OperatorStore
 	SessionStore
 	AuditLog
 }

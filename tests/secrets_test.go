@@ -48,13 +48,20 @@ func TestNoSecretAtRestOrInLogs(t *testing.T) {
 	}
 	e.stop()
 
-	// Recover each user's PKCS#8 key the way an attacker holding the KEK would.
-	f, err := os.Open(filepath.Join(e.dir, app.KEKFile))
+	// Recover each user's PKCS#8 key the way an attacker holding the (local) master would.
+	f, err := os.Open(filepath.Join(e.dir, app.MasterFile))
 	must(t, err)
-	h, err := insecurecleartextkeyset.Read(keyset.NewJSONReader(f))
+	mh, err := insecurecleartextkeyset.Read(keyset.NewJSONReader(f))
 	f.Close()
 	must(t, err)
-	kek, err := aead.New(h)
+	master, err := aead.New(mh)
+	must(t, err)
+	g, err := os.Open(filepath.Join(e.dir, app.KEKFile))
+	must(t, err)
+	kh, err := keyset.ReadWithAssociatedData(keyset.NewJSONReader(g), master, []byte("kyso/kek-keyset/v1"))
+	g.Close()
+	must(t, err)
+	kek, err := aead.New(kh)
 	must(t, err)
 	db, err := bolt.Open(filepath.Join(e.dir, app.StoreFile), 0o600, &bolt.Options{ReadOnly: true})
 	must(t, err)

@@ -261,6 +261,55 @@ func (s *Store) CredentialsByUser(_ context.Context, userID string) ([]*signing.
 	return out, err
 }
 
+func (s *Store) ListCredentials(_ context.Context, after string, limit int) ([]*signing.Credential, error) {
+	return list[signing.Credential](s, bCreds, after, limit)
+}
+
+func (s *Store) UpdateCredential(ctx context.Context, id string, fn func(*signing.Credential) error, a signing.AuditRecord) (*signing.Credential, error) {
+	return update(s, ctx, bCreds, id, "credential", fn, a)
+}
+
+// list returns up to limit records of bucket with keys greater than after, in key order.
+func list[T any](s *Store, bucket []byte, after string, limit int) ([]*T, error) {
+	out := []*T{}
+	err := s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucket).Cursor()
+		k, v := c.Seek([]byte(after))
+		if k != nil && string(k) == after {
+			k, v = c.Next()
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Next() {
+			rec := new(T)
+			if err := json.Unmarshal(v, rec); err != nil {
+				return fmt.Errorf("decode %s %s: %w", bucket, k, err)
+			}
+			out = append(out, rec)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// update applies fn to the record id of bucket and saves it with a, in one transaction.
+func update[T any](s *Store, ctx context.Context, bucket []byte, id, what string, fn func(*T) error, a signing.AuditRecord) (rec *T, err error) {
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		if rec, err = get[T](tx, bucket, id, what); err != nil {
+			return err
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+		if err := put(tx, bucket, id, rec); err != nil {
+			return err
+		}
+		return appendAudit(tx, a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
 // ---- devices and activation codes -----------------------------------------------------------
 
 func (s *Store) Device(_ context.Context, id string) (d *signing.Device, err error) {
@@ -283,23 +332,8 @@ func (s *Store) DevicesByUser(_ context.Context, userID string) ([]*signing.Devi
 	return out, err
 }
 
-func (s *Store) UpdateDevice(ctx context.Context, id string, fn func(*signing.Device) error, a signing.AuditRecord) (d *signing.Device, err error) {
-	err = s.update(ctx, func(tx *bolt.Tx) error {
-		if d, err = get[signing.Device](tx, bDevices, id, "device"); err != nil {
-			return err
-		}
-		if err := fn(d); err != nil {
-			return err
-		}
-		if err := put(tx, bDevices, id, d); err != nil {
-			return err
-		}
-		return appendAudit(tx, a)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
+func (s *Store) UpdateDevice(ctx context.Context, id string, fn func(*signing.Device) error, a signing.AuditRecord) (*signing.Device, error) {
+	return update(s, ctx, bDevices, id, "device", fn, a)
 }
 
 func (s *Store) CreateActivationCode(ctx context.Context, c *signing.ActivationCode, a signing.AuditRecord) error {
@@ -382,6 +416,14 @@ func (s *Store) RelyingPartyByKeyHash(_ context.Context, h []byte) (rp *signing.
 		return err
 	})
 	return rp, err
+}
+
+func (s *Store) ListRelyingParties(_ context.Context, after string, limit int) ([]*signing.RelyingParty, error) {
+	return list[signing.RelyingParty](s, bRPs, after, limit)
+}
+
+func (s *Store) UpdateRelyingParty(ctx context.Context, id string, fn func(*signing.RelyingParty) error, a signing.AuditRecord) (*signing.RelyingParty, error) {
+	return update(s, ctx, bRPs, id, "relying party", fn, a)
 }
 
 func (s *Store) CreateOperator(ctx context.Context, op *signing.Operator, firstOnly bool, a signing.AuditRecord) (created bool, err error) {
@@ -590,6 +632,14 @@ func (s *Store) SessionsDue(_ context.Context, now time.Time, limit int) ([]*sig
 }
 
 // ---- audit --------------------------------------------------------------------------------
+
+func (s *Store) AppendAudit(ctx context.Context, a signing.AuditRecord) error {
+	// Not batched: a re-run would append the record twice.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error { return appendAudit(tx, a) })
+}
 
 func (s *Store) AuditRecords(_ context.Context, after uint64, limit int) ([]signing.AuditRecord, error) {
 	out := []signing.AuditRecord{}

@@ -47,6 +47,12 @@ type Config struct {
 	// ReadTimeout bounds reading a request (headers and body). Default: 30 s. Long-polls and
 	// event streams lift it once their request is read.
 	ReadTimeout time.Duration
+	// Master chooses the master key that encrypts the KEK keyset: "local" (a keyset file in
+	// the data directory; development only) or "pkcs11" (an AES-256 key in an HSM, see
+	// PKCS11). Default: local.
+	Master string
+	// PKCS11 locates the HSM master key when Master is "pkcs11".
+	PKCS11 keystore.PKCS11Config
 	// FCM, when set, delivers wake-ups through Firebase Cloud Messaging. Default: the log
 	// sender (devices pull).
 	FCM *fcm.Config
@@ -64,18 +70,20 @@ type Config struct {
 const (
 	StoreFile         = "kyso.db"
 	KEKFile           = "kek.json"
+	MasterFile        = "master.json"
 	CAFile            = "dev-ca.json"
 	OperatorTokenFile = "operator-token"
 )
 
 // App is a running Kyso server.
 type App struct {
-	cfg   Config
-	log   *slog.Logger
-	store *boltstore.Store
-	svc   *signing.Service
-	http  *http.Server
-	ln    net.Listener
+	cfg    Config
+	log    *slog.Logger
+	store  *boltstore.Store
+	svc    *signing.Service
+	master keystore.Master
+	http   *http.Server
+	ln     net.Listener
 }
 
 // New returns an App; Open starts it.
@@ -121,14 +129,18 @@ func (a *App) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	kek, created, err := keystore.OpenLocalKEK(filepath.Join(a.cfg.DataDir, KEKFile))
-	if err != nil {
+	if a.master, err = a.openMaster(); err != nil {
 		return err
 	}
-	if created {
-		a.log.Info("created a new local key-encryption key", "file", filepath.Join(a.cfg.DataDir, KEKFile))
+	kek, created, migrated, err := keystore.OpenKEK(filepath.Join(a.cfg.DataDir, KEKFile), a.master)
+	switch {
+	case err != nil:
+		return err
+	case created:
+		a.log.Info("created the key-encryption keyset, encrypted under the master", "file", filepath.Join(a.cfg.DataDir, KEKFile), "master", a.master.Describe())
+	case migrated:
+		a.log.Info("encrypted the clear KEK keyset of an earlier version under the master", "master", a.master.Describe())
 	}
-	a.log.Warn("the key-encryption key is a local keyset file: fine for development, but production keys belong under an HSM or KMS")
 	keys := keystore.New(kek)
 	ca, created, err := pki.OpenDevCA(ctx, filepath.Join(a.cfg.DataDir, CAFile), keys, a.cfg.Now)
 	if err != nil {
@@ -145,6 +157,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 		return err
 	}
 	a.svc = signing.NewService(a.store, keys, ca, notifier, bridge.Protocol{}, signing.Config{
+		Rotation: keys, KeyHolders: []signing.KeyHolder{ca},
 		Now: a.cfg.Now, Logger: a.log, CallbackSender: &server.CallbackSender{Now: a.cfg.Now},
 		CallbackBackoff: a.cfg.CallbackBackoff, MaxPendingPerUser: a.cfg.MaxPendingPerUser,
 	})
@@ -161,6 +174,33 @@ func (a *App) Open(ctx context.Context) (err error) {
 	}
 	a.log.Info("kyso listening", "addr", a.ln.Addr().String(), "data", a.cfg.DataDir, "store", "bbolt")
 	return nil
+}
+
+// openMaster opens the configured master key.
+func (a *App) openMaster() (keystore.Master, error) {
+	switch a.cfg.Master {
+	case "", "local":
+		m, created, err := keystore.OpenLocalMaster(filepath.Join(a.cfg.DataDir, MasterFile))
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			a.log.Info("created a local master key", "file", filepath.Join(a.cfg.DataDir, MasterFile))
+		}
+		a.log.Warn("the master key is a local keyset file: fine for development, but production keys belong under an HSM or KMS (--master pkcs11)")
+		return m, nil
+	case "pkcs11":
+		m, created, err := keystore.OpenPKCS11Master(a.cfg.PKCS11)
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			a.log.Info("created the master key inside the HSM", "master", m.Describe())
+		}
+		a.log.Info("master key in the HSM", "master", m.Describe())
+		return m, nil
+	}
+	return nil, fmt.Errorf("unknown master %q: use local or pkcs11", a.cfg.Master)
 }
 
 // notifier chooses how devices are woken: FCM when configured, else the log sender.
@@ -259,6 +299,10 @@ func (a *App) Close() error {
 	}
 	if a.ln != nil {
 		a.ln.Close()
+	}
+	if a.master != nil {
+		a.master.Close()
+		a.master = nil
 	}
 	if a.store != nil {
 		err := a.store.Close()
