@@ -107,6 +107,10 @@ type PKCS11Config struct {
 	TokenLabel string
 	PIN        string // the user PIN; read it from a file or the environment, never a flag
 	KeyLabel   string // label of the AES-256 key
+	// CreateIfMissing creates the key when the token has none with the label. Set it only
+	// on first start: once a KEK keyset exists, a missing master key is an error, not a
+	// reason to make a new one.
+	CreateIfMissing bool
 }
 
 type pkcs11Master struct {
@@ -117,7 +121,7 @@ type pkcs11Master struct {
 }
 
 // OpenPKCS11Master logs in to the token and finds the AES-256 key with the label, creating
-// it inside the token (never extractable) if it does not exist. The key never leaves the
+// it inside the token (never extractable) if it does not exist and cfg allows it. The key never leaves the
 // HSM: encryption and decryption run in the token with AES-GCM.
 func OpenPKCS11Master(cfg PKCS11Config) (m Master, created bool, err error) {
 	defer recoverHSM(&err)
@@ -131,10 +135,23 @@ func OpenPKCS11Master(cfg PKCS11Config) (m Master, created bool, err error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("pkcs11: open token %q: %w", cfg.TokenLabel, scrub(err, cfg.PIN))
 	}
-	key, err := ctx.FindKey(nil, []byte(cfg.KeyLabel))
+	found, err := ctx.FindKeys(nil, []byte(cfg.KeyLabel))
 	if err != nil {
 		ctx.Close()
 		return nil, false, fmt.Errorf("pkcs11: find key %q: %w", cfg.KeyLabel, err)
+	}
+	var key *crypto11.SecretKey
+	switch len(found) {
+	case 0:
+	case 1:
+		key = found[0]
+	default:
+		ctx.Close()
+		return nil, false, fmt.Errorf("pkcs11: %d keys carry the label %q; the master must be unambiguous", len(found), cfg.KeyLabel)
+	}
+	if key == nil && !cfg.CreateIfMissing {
+		ctx.Close()
+		return nil, false, fmt.Errorf("pkcs11: the master key %q is not in the token %q; the KEK keyset cannot be opened without it", cfg.KeyLabel, cfg.TokenLabel)
 	}
 	if key == nil {
 		id := make([]byte, 16)

@@ -190,7 +190,10 @@ func (a *App) openMaster() (keystore.Master, error) {
 		a.log.Warn("the master key is a local keyset file: fine for development, but production keys belong under an HSM or KMS (--master pkcs11)")
 		return m, nil
 	case "pkcs11":
-		m, created, err := keystore.OpenPKCS11Master(a.cfg.PKCS11)
+		cfg := a.cfg.PKCS11
+		_, err := os.Stat(filepath.Join(a.cfg.DataDir, KEKFile))
+		cfg.CreateIfMissing = errors.Is(err, os.ErrNotExist) // first start only
+		m, created, err := keystore.OpenPKCS11Master(cfg)
 		if err != nil {
 			return nil, err
 		}

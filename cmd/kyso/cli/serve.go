@@ -2,11 +2,14 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/kyso-dev/kyso/cmd/kyso/app"
+	"github.com/kyso-dev/kyso/keystore"
 	"github.com/kyso-dev/kyso/push/fcm"
 )
 
@@ -18,6 +21,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fcmCreds := fs.String("fcm-credentials", "", "Firebase service-account JSON; enables push through FCM (also: GOOGLE_APPLICATION_CREDENTIALS)")
 	fcmProject := fs.String("fcm-project", "", "Firebase project id (default: project_id of the credentials)")
 	fcmEndpoint := fs.String("fcm-endpoint", "", "FCM base URL, for an egress proxy (default https://fcm.googleapis.com)")
+	master := fs.String("master", "local", "master key of the KEK keyset: local (a file; development) or pkcs11 (an HSM)")
+	p11Module := fs.String("pkcs11-module", "", "PKCS#11 library path (--master pkcs11)")
+	p11Token := fs.String("pkcs11-token", "", "PKCS#11 token label (--master pkcs11)")
+	p11PinFile := fs.String("pkcs11-pin-file", "", "file holding the token user PIN (or set KYSO_PKCS11_PIN); never give the PIN itself as a flag")
+	p11Key := fs.String("pkcs11-key", "kyso-master", "label of the AES-256 master key in the token (created on first start)")
 	maxPending := fs.Int("max-pending", 5, "most unanswered signing requests per user")
 	rpRate := fs.Int("rp-rate", 50, "signature requests per second per relying party (burst of the same size)")
 	if _, err := parse(fs, args); err != nil {
@@ -27,9 +35,32 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	cfg := app.Config{DataDir: *data, Addr: *addr, PublicURL: *publicURL, Logger: slog.New(slog.NewJSONHandler(stderr, nil)),
-		MaxPendingPerUser: *maxPending, SessionsPerSecond: *rpRate}
+		MaxPendingPerUser: *maxPending, SessionsPerSecond: *rpRate, Master: *master}
+	if *master == "pkcs11" {
+		pin, err := readPIN(*p11PinFile)
+		if err != nil {
+			return err
+		}
+		cfg.PKCS11 = keystore.PKCS11Config{Module: *p11Module, TokenLabel: *p11Token, PIN: pin, KeyLabel: *p11Key}
+	}
 	if *fcmCreds != "" || *fcmProject != "" || *fcmEndpoint != "" || os.Getenv("GOOGLE_APPLICATION_CREDENTIALS") != "" {
 		cfg.FCM = &fcm.Config{CredentialsFile: *fcmCreds, ProjectID: *fcmProject, Endpoint: *fcmEndpoint}
 	}
 	return app.New(cfg).Run(ctx)
+}
+
+// readPIN reads the HSM PIN once, from the file or else KYSO_PKCS11_PIN.
+func readPIN(file string) (string, error) {
+	if file == "" {
+		if pin := os.Getenv("KYSO_PKCS11_PIN"); pin != "" {
+			return pin, nil
+		}
+		return "", usagef("serve: --master pkcs11 needs --pkcs11-pin-file FILE or KYSO_PKCS11_PIN")
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("read PIN file: %w", err)
+	}
+	defer clear(raw)
+	return strings.TrimSpace(string(raw)), nil
 }
