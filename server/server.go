@@ -111,6 +111,10 @@ func (s *Server) routes() {
 	admin.POST("/relying-parties", s.createRelyingParty)
 	admin.GET("/audit", s.listAudit)
 	admin.GET("/sessions/:id", s.getSessionForOperator)
+	admin.GET("/kek", s.kekStatus)
+	admin.POST("/kek/rotate", s.rotateKEK)
+	admin.POST("/kek/rewrap", s.rewrapKEK)
+	admin.POST("/kek/keys/:keyId/disable", s.disableKEKKey)
 
 	rp := e.Group("/v1", s.relyingPartyAuth)
 	rp.POST("/signatures", s.createSession)

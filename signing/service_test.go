@@ -318,3 +318,73 @@ func BenchmarkTransaction(b *testing.B) {
 		})
 	}
 }
+
+// TestRewrapInterruptedResumes stops a rewrap half-way (as a crash would), then runs it
+// again: it converges, and every credential still signs throughout.
+func TestRewrapInterruptedResumes(t *testing.T) {
+	f := newFixture(t)
+	ks := f.keys.Keys.(*keystore.Keystore)
+	svc := signing.NewService(f.store, f.keys, f.ca, f.notifier, bridge.Protocol{}, signing.Config{Now: f.Now, Rotation: ks})
+	defer svc.Close()
+	ctx := context.Background()
+	for i := range 9 {
+		u, err := svc.CreateUser(ctx, f.op, signing.UserInput{NationalID: fmt.Sprint("9", i), DisplayName: "U"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.CreateCredential(ctx, f.op, u.ID, signing.KeyECP256); err != nil {
+			t.Fatal(err)
+		}
+	}
+	primary, err := svc.RotateKEK(ctx, f.op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopCtx, stop := context.WithCancel(ctx)
+	n, err := svc.Rewrap(stopCtx, 3, func(checked, rewrapped int) {
+		if checked >= 3 {
+			stop() // the process dies after the first batch
+		}
+	})
+	if err == nil || n == 0 || n >= 10 {
+		t.Fatalf("interrupted rewrap: %d rewrapped, err %v", n, err)
+	}
+	underPrimary := func() (yes, no int) {
+		creds, _ := f.store.ListCredentials(ctx, "", 100)
+		for _, c := range creds {
+			if id, _ := ks.BlobKeyID(c.WrappedKey); id == primary {
+				yes++
+			} else {
+				no++
+			}
+		}
+		return
+	}
+	if yes, no := underPrimary(); yes == 0 || no == 0 {
+		t.Fatalf("after the interruption: %d moved, %d left", yes, no)
+	}
+	if _, err := svc.Rewrap(ctx, 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	if yes, no := underPrimary(); no != 0 || yes != 10 {
+		t.Fatalf("after resuming: %d moved, %d left", yes, no)
+	}
+	st, _ := svc.KEKStatus(ctx, f.op)
+	for _, k := range st.Keys {
+		if k.KeyID != primary && k.Blobs != 0 {
+			t.Fatalf("old key still wraps %d blobs", k.Blobs)
+		}
+	}
+	// Everything signs after the old key is gone.
+	for _, k := range st.Keys {
+		if k.KeyID != primary {
+			if err := svc.DisableKEKKey(ctx, f.op, k.KeyID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s := f.createSession(t)
+	if done, err := svc.Decide(ctx, f.dev, s.ID, signing.Approve, "", f.approval(s)); err != nil || done.State != signing.StateSigned {
+		t.Fatalf("sign after disabling the old key: %v", err)
+	}
+}

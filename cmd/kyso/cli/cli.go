@@ -19,6 +19,7 @@ Usage:
   kyso admin  --server URL --token-file FILE <resource> <verb> [flags]
   kyso device <enroll|pending|approve|decline|run> --state FILE [flags]
   kyso audit verify --server URL --token-file FILE
+  kyso kek    --server URL --token-file FILE <status|rotate|rewrap|disable KEY_ID>
   kyso help
 
 Run "kyso <command> -h" for a command's flags.
@@ -40,6 +41,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDevice(ctx, args[1:], stdout, stderr)
 	case "audit":
 		err = runAudit(ctx, args[1:], stdout, stderr)
+	case "kek":
+		err = runKEK(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
