@@ -60,6 +60,7 @@ func (s *Server) findUsers(c *echo.Context) error {
 
 type createCredentialRequest struct {
 	KeyAlgorithm string `json:"keyAlgorithm"`
+	Issuer       string `json:"issuer"`
 }
 
 func (s *Server) createCredential(c *echo.Context) error {
@@ -67,7 +68,7 @@ func (s *Server) createCredential(c *echo.Context) error {
 	if err := bindOptional(c, &in); err != nil {
 		return err
 	}
-	cred, err := s.svc.CreateCredential(c.Request().Context(), operator(c), c.Param("id"), signing.KeyAlgorithm(in.KeyAlgorithm))
+	cred, err := s.svc.CreateCredential(c.Request().Context(), operator(c), c.Param("id"), signing.KeyAlgorithm(in.KeyAlgorithm), in.Issuer)
 	if err != nil {
 		return err
 	}

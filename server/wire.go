@@ -30,6 +30,8 @@ type credentialJSON struct {
 	UserID           string    `json:"userId,omitempty"`
 	KeyAlgorithm     string    `json:"keyAlgorithm"`
 	Status           string    `json:"status"`
+	Issuer           string    `json:"issuer,omitempty"`
+	CSR              []byte    `json:"csr,omitempty"`
 	Certificate      []byte    `json:"certificate"`
 	CertificateChain [][]byte  `json:"certificateChain"`
 	SerialNumber     string    `json:"serialNumber,omitempty"`
@@ -41,7 +43,7 @@ type credentialJSON struct {
 
 func credentialView(c *signing.Credential) credentialJSON {
 	v := credentialJSON{ID: c.ID, UserID: c.UserID, KeyAlgorithm: string(c.KeyAlgorithm), Status: string(c.Status),
-		Certificate: c.Certificate, CertificateChain: c.Chain, CreatedAt: c.CreatedAt}
+		Issuer: c.Issuer, CSR: c.CSR, Certificate: c.Certificate, CertificateChain: c.Chain, CreatedAt: c.CreatedAt}
 	if v.CertificateChain == nil {
 		v.CertificateChain = [][]byte{}
 	}

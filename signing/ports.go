@@ -82,6 +82,16 @@ type Delivery struct {
 	At       time.Time `json:"at"`
 }
 
+// ExternalCA is what the domain needs to work with a licensed CA. Implemented by pki.
+type ExternalCA interface {
+	// CSR returns a DER PKCS#10 request for the user's key, signed by it, with the
+	// deployment's subject fields.
+	CSR(ctx context.Context, u *User, key crypto.Signer) ([]byte, error)
+	// VerifyChain checks that cert chains through chain (issuer first) to a trust anchor and
+	// is valid at now.
+	VerifyChain(cert *x509.Certificate, chain [][]byte, now time.Time) error
+}
+
 // Notifier wakes a device, retrying as its channel allows, and says how it went. A failed
 // delivery never fails a session: devices also pull. Implemented by push.Dispatcher.
 type Notifier interface {

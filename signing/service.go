@@ -46,6 +46,9 @@ type Config struct {
 	Rotation KeyRotation
 	// KeyHolders hold wrapped keys outside the store (the development CA). Default: none.
 	KeyHolders []KeyHolder
+	// ExternalCA makes CSRs and verifies imported chains, for credentials certified by a
+	// licensed CA. Default: none; such credentials are refused.
+	ExternalCA ExternalCA
 }
 
 // CallbackSender makes one attempt to deliver a final session to url, authenticated with
@@ -283,46 +286,6 @@ func (s *Service) FindUsers(ctx context.Context, nationalID string) ([]*User, er
 		return nil, err
 	}
 	return []*User{u}, nil
-}
-
-// CreateCredential generates a key pair for the user, wraps it, and has the issuer certify it.
-// Returns EUSERNOTFOUND, EUNSUPPORTEDALGORITHM, EFORBIDDEN.
-func (s *Service) CreateCredential(ctx context.Context, op *Operator, userID string, alg KeyAlgorithm) (*Credential, error) {
-	if err := requireWrite(op); err != nil {
-		return nil, err
-	}
-	if alg == "" {
-		alg = KeyECP256
-	}
-	if !alg.Valid() {
-		return nil, Errorf(EUNSUPPORTEDALGORITHM, "keyAlgorithm must be EC-P256, EC-P384, RSA-2048 or RSA-3072")
-	}
-	u, err := s.User(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
-	id, err := s.newID("cred_")
-	if err != nil {
-		return nil, err
-	}
-	wrapped, pub, err := s.keys.GenerateKey(ctx, alg, id, u.ID)
-	if err != nil {
-		return nil, fmt.Errorf("generate key for credential %s: %w", id, err)
-	}
-	cert, chain, err := s.issuer.Issue(ctx, u, pub)
-	if err != nil {
-		return nil, fmt.Errorf("issue certificate for credential %s: %w", id, err)
-	}
-	// Fail closed: the certificate must certify exactly the key we hold.
-	if err := s.checkKeyMatchesCertificate(ctx, wrapped, id, u.ID, cert); err != nil {
-		return nil, err
-	}
-	c := &Credential{ID: id, UserID: u.ID, KeyAlgorithm: alg, Status: CredentialActive,
-		WrappedKey: wrapped, Certificate: cert.Raw, Chain: chain, CreatedAt: s.cfg.Now().UTC()}
-	if err := s.store.CreateCredential(ctx, c, s.audit("operator:"+op.ID, "credential.created", id, "user="+u.ID+" alg="+string(alg))); err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 func (s *Service) checkKeyMatchesCertificate(ctx context.Context, wrapped []byte, credID, userID string, cert *x509.Certificate) error {

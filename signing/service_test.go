@@ -120,7 +120,7 @@ func newFixtureWithKey(t testing.TB, keyAlg signing.KeyAlgorithm) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.CreateCredential(ctx, f.op, u.ID, keyAlg); err != nil {
+	if _, err := f.svc.CreateCredential(ctx, f.op, u.ID, keyAlg, ""); err != nil {
 		t.Fatal(err)
 	}
 	code, _, err := f.svc.CreateActivationCode(ctx, f.op, u.ID, 0)
@@ -253,7 +253,7 @@ func TestAuditorCannotChangeAnything(t *testing.T) {
 	if _, _, _, err := f.svc.CreateRelyingParty(ctx, auditor, "x"); signing.ErrorCode(err) != signing.EFORBIDDEN {
 		t.Errorf("create RP: %v", err)
 	}
-	if _, err := f.svc.CreateCredential(ctx, auditor, f.dev.UserID, ""); signing.ErrorCode(err) != signing.EFORBIDDEN {
+	if _, err := f.svc.CreateCredential(ctx, auditor, f.dev.UserID, "", ""); signing.ErrorCode(err) != signing.EFORBIDDEN {
 		t.Errorf("create credential: %v", err)
 	}
 	if _, _, err := f.svc.CreateActivationCode(ctx, auditor, f.dev.UserID, 0); signing.ErrorCode(err) != signing.EFORBIDDEN {
@@ -332,7 +332,7 @@ func TestRewrapInterruptedResumes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.CreateCredential(ctx, f.op, u.ID, signing.KeyECP256); err != nil {
+		if _, err := svc.CreateCredential(ctx, f.op, u.ID, signing.KeyECP256, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

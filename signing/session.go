@@ -78,22 +78,26 @@ func (s *Service) validateSessionRequest(req *SessionRequest) error {
 }
 
 // pickCredential returns the credential the session will use: the named one, which must be
-// the user's and active, or the user's newest active credential.
+// the user's and usable now, or the user's newest usable credential.
 func (s *Service) pickCredential(ctx context.Context, u *User, id string) (*Credential, error) {
 	creds, err := s.store.CredentialsByUser(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
+	now := s.cfg.Now()
 	for i := len(creds) - 1; i >= 0; i-- {
 		c := creds[i]
-		if (id == "" || c.ID == id) && c.Status == CredentialActive {
+		switch {
+		case id != "" && c.ID == id:
+			return c, c.Usable(now) // says why a named credential cannot sign
+		case id == "" && c.Usable(now) == nil:
 			return c, nil
 		}
 	}
 	if id != "" {
-		return nil, Errorf(ENOACTIVECREDENTIAL, "credential %q is not an active credential of this user", id)
+		return nil, Errorf(ENOACTIVECREDENTIAL, "credential %q is not a credential of this user", id)
 	}
-	return nil, Errorf(ENOACTIVECREDENTIAL, "the user has no active credential")
+	return nil, Errorf(ENOACTIVECREDENTIAL, "the user has no usable credential (active, with a currently valid certificate)")
 }
 
 func defaultSignatureAlgorithm(k KeyAlgorithm, a SignatureAlgorithm) (SignatureAlgorithm, error) {
@@ -456,8 +460,8 @@ func (s *Service) signDigests(ctx context.Context, sess *Session) ([][]byte, err
 	if err != nil {
 		return nil, fmt.Errorf("load credential %s: %w", sess.CredentialID, err)
 	}
-	if cred.Status != CredentialActive {
-		return nil, Errorf(ENOACTIVECREDENTIAL, "the credential is %s", cred.Status)
+	if err := cred.Usable(s.cfg.Now()); err != nil {
+		return nil, err // checked again at the moment of signing: it may have changed since
 	}
 	cert, err := x509.ParseCertificate(cred.Certificate)
 	if err != nil {

@@ -115,6 +115,12 @@ type AuditLog interface {
 	AppendAudit(ctx context.Context, a AuditRecord) error
 }
 
+// Scrubber removes deleted data from the store's storage, so that a destroyed key leaves
+// no copy behind (bbolt keeps freed pages; PostgreSQL keeps dead tuples until vacuum).
+type Scrubber interface {
+	Scrub(ctx context.Context) error
+}
+
 // Store is everything the domain keeps. Implementations must make every method durable
 // before it returns.
 type Store interface {
@@ -125,4 +131,5 @@ type Store interface {
 	OperatorStore
 	SessionStore
 	AuditLog
+	Scrubber
 }

@@ -76,23 +76,36 @@ const (
 // CredentialStatus is the lifecycle state of a credential.
 type CredentialStatus string
 
-// Credential statuses.
+// Credential statuses. Expiry is not a stored status: it follows from the certificate and
+// the clock (see Usable).
 const (
-	CredentialActive  CredentialStatus = "active"
-	CredentialRevoked CredentialStatus = "revoked"
+	CredentialActive             CredentialStatus = "active"
+	CredentialPendingCertificate CredentialStatus = "pending_certificate"
+	CredentialSuspended          CredentialStatus = "suspended"
+	CredentialRevoked            CredentialStatus = "revoked" // the key is destroyed
+)
+
+// Issuers of credentials' certificates.
+const (
+	IssuerDevelopment = "development" // the built-in development CA
+	IssuerExternal    = "external"    // a licensed CA, through a CSR and an imported chain
 )
 
 // Credential is a user's signing key pair and its certificate. The private key exists only
-// as WrappedKey, sealed by Keys; this package never sees it in the clear.
+// as WrappedKey, sealed by Keys; this package never sees it in the clear. A revoked
+// credential has no WrappedKey at all (crypto-shredded).
 type Credential struct {
 	ID           string           `json:"id"`
 	UserID       string           `json:"userId"`
 	KeyAlgorithm KeyAlgorithm     `json:"keyAlgorithm"`
 	Status       CredentialStatus `json:"status"`
-	WrappedKey   []byte           `json:"wrappedKey"`
-	Certificate  []byte           `json:"certificate"`
+	Issuer       string           `json:"issuer,omitempty"`
+	WrappedKey   []byte           `json:"wrappedKey,omitempty"`
+	CSR          []byte           `json:"csr,omitempty"` // DER PKCS#10, for an external CA
+	Certificate  []byte           `json:"certificate,omitempty"`
 	Chain        [][]byte         `json:"chain"`
 	CreatedAt    time.Time        `json:"createdAt"`
+	RevokedAt    time.Time        `json:"revokedAt,omitzero"`
 }
 
 // DeviceStatus is the lifecycle state of an enrolled device.

@@ -17,6 +17,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/kyso-dev/kyso/signing"
@@ -60,25 +63,52 @@ type Options struct {
 
 // Store is a signing.Store on bbolt.
 type Store struct {
-	db *bolt.DB
+	// mu guards db: every operation holds it for reading; Scrub swaps the file under it.
+	mu   sync.RWMutex
+	db   *bolt.DB
+	path string
+	opts Options
 }
 
-// Open opens or creates the store file at path.
+var keyScrubPending = []byte("scrub_pending")
+
+// Open opens or creates the store file at path. A scrub that a crash interrupted is
+// finished first.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 5 * time.Second
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
+	s := &Store{path: path, opts: opts}
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	_ = os.Remove(path + ".scrub") // a half-written copy from an interrupted scrub
+	var pending bool
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		pending = tx.Bucket(bMeta).Get(keyScrubPending) != nil
+		return nil
+	})
+	if pending {
+		if err := s.Scrub(context.Background()); err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("finish an interrupted scrub: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Store) open() error {
+	db, err := bolt.Open(s.path, 0o600, &bolt.Options{Timeout: s.opts.Timeout})
 	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return fmt.Errorf("open store %s: %w", s.path, err)
 	}
 	db.MaxBatchSize = 1000
-	if opts.MaxBatchSize > 0 {
-		db.MaxBatchSize = opts.MaxBatchSize
+	if s.opts.MaxBatchSize > 0 {
+		db.MaxBatchSize = s.opts.MaxBatchSize
 	}
 	db.MaxBatchDelay = 2 * time.Millisecond
-	if opts.MaxBatchDelay > 0 {
-		db.MaxBatchDelay = opts.MaxBatchDelay
+	if s.opts.MaxBatchDelay > 0 {
+		db.MaxBatchDelay = s.opts.MaxBatchDelay
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
@@ -90,17 +120,62 @@ func Open(path string, opts Options) (*Store, error) {
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("create buckets: %w", err)
+		return fmt.Errorf("create buckets: %w", err)
 	}
-	return &Store{db: db}, nil
+	s.db = db
+	return nil
 }
 
 // Close closes the file. Writes that returned are already durable.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.db.Close()
+}
+
+// Scrub rewrites the store file with only its live data, so deleted records (a destroyed
+// key) leave no copy in freed pages. It blocks other operations while it runs, for a time
+// proportional to the store's size; it runs only when a key is destroyed. A crash part-way
+// leaves the old file and a marker, and Open finishes the scrub.
+func (s *Store) Scrub(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(keyScrubPending, []byte{1}) }); err != nil {
+		return fmt.Errorf("scrub: mark: %w", err)
+	}
+	tmp := s.path + ".scrub"
+	_ = os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: s.opts.Timeout})
+	if err != nil {
+		return fmt.Errorf("scrub: %w", err)
+	}
+	err = bolt.Compact(dst, s.db, 32<<20)
+	if err == nil {
+		err = dst.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Delete(keyScrubPending) })
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("scrub: copy live data: %w", err)
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("scrub: close: %w", err)
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		return fmt.Errorf("scrub: replace the store file: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(s.path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return s.open()
+}
 
 // Check runs bbolt's consistency check and returns the first problem found.
 func (s *Store) Check() error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			return err
 		}
@@ -178,10 +253,16 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return s.db.Batch(fn)
 }
 
-func (s *Store) view(fn func(tx *bolt.Tx) error) error { return s.db.View(fn) }
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.View(fn)
+}
 
 // ---- users ------------------------------------------------------------------------------
 
@@ -634,11 +715,7 @@ func (s *Store) SessionsDue(_ context.Context, now time.Time, limit int) ([]*sig
 // ---- audit --------------------------------------------------------------------------------
 
 func (s *Store) AppendAudit(ctx context.Context, a signing.AuditRecord) error {
-	// Not batched: a re-run would append the record twice.
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.db.Update(func(tx *bolt.Tx) error { return appendAudit(tx, a) })
+	return s.update(ctx, func(tx *bolt.Tx) error { return appendAudit(tx, a) })
 }
 
 func (s *Store) AuditRecords(_ context.Context, after uint64, limit int) ([]signing.AuditRecord, error) {

@@ -53,6 +53,11 @@ type Config struct {
 	Master string
 	// PKCS11 locates the HSM master key when Master is "pkcs11".
 	PKCS11 keystore.PKCS11Config
+	// CATrustFile is a PEM bundle of the licensed CA's trust anchors; it enables credentials
+	// certified by that CA (CSR, then an imported chain). Default: development CA only.
+	CATrustFile string
+	// CSRSubject holds the fixed subject fields of CSRs (O, C).
+	CSRSubject pki.Subject
 	// FCM, when set, delivers wake-ups through Firebase Cloud Messaging. Default: the log
 	// sender (devices pull).
 	FCM *fcm.Config
@@ -156,8 +161,17 @@ func (a *App) Open(ctx context.Context) (err error) {
 	if a.store, err = boltstore.Open(filepath.Join(a.cfg.DataDir, StoreFile), boltstore.Options{}); err != nil {
 		return err
 	}
+	var external signing.ExternalCA
+	if a.cfg.CATrustFile != "" {
+		ext, err := pki.LoadExternalCA(a.cfg.CATrustFile, a.cfg.CSRSubject)
+		if err != nil {
+			return err
+		}
+		external = ext
+		a.log.Info("external CA enabled: credentials with issuer external get a CSR", "trust", a.cfg.CATrustFile)
+	}
 	a.svc = signing.NewService(a.store, keys, ca, notifier, bridge.Protocol{}, signing.Config{
-		Rotation: keys, KeyHolders: []signing.KeyHolder{ca},
+		Rotation: keys, KeyHolders: []signing.KeyHolder{ca}, ExternalCA: external,
 		Now: a.cfg.Now, Logger: a.log, CallbackSender: &server.CallbackSender{Now: a.cfg.Now},
 		CallbackBackoff: a.cfg.CallbackBackoff, MaxPendingPerUser: a.cfg.MaxPendingPerUser,
 	})

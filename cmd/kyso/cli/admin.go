@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,7 +19,10 @@ const adminUsage = `kyso admin --server URL --token-file FILE <resource> <verb> 
   users create --national-id ID --display-name NAME [--phone P] [--email E] [--organization O]
   users get USER_ID
   users find --national-id ID
-  credentials create USER_ID [--key-algorithm EC-P256|EC-P384|RSA-2048|RSA-3072]
+  credentials create USER_ID [--key-algorithm EC-P256|EC-P384|RSA-2048|RSA-3072] [--issuer external]
+  credentials get CREDENTIAL_ID
+  credentials import-certificate CREDENTIAL_ID --certificate FILE [--chain FILE]   (PEM or DER)
+  credentials suspend|resume|revoke CREDENTIAL_ID [--reason TEXT]   (revoke destroys the key)
   activation-codes create USER_ID [--ttl-seconds N]
   devices list USER_ID
   devices revoke DEVICE_ID [--reason TEXT]
@@ -38,6 +43,9 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	email := fs.String("email", "", "e-mail address")
 	org := fs.String("organization", "", "organization")
 	keyAlg := fs.String("key-algorithm", "", "EC-P256 (default), EC-P384, RSA-2048 or RSA-3072")
+	issuer := fs.String("issuer", "", "development (default) or external (a CSR for a licensed CA)")
+	certFile := fs.String("certificate", "", "issued certificate, PEM or DER")
+	chainFile := fs.String("chain", "", "issuing chain, PEM bundle (issuer first)")
 	ttl := fs.Int("ttl-seconds", 0, "activation code lifetime in seconds (default 600)")
 	reason := fs.String("reason", "", "why the device is revoked")
 	rpName := fs.String("name", "", "relying party name")
@@ -88,7 +96,32 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		method, path, body = http.MethodPost, "/admin/v1/users/"+id+"/credentials", map[string]string{"keyAlgorithm": *keyAlg}
+		method, path, body = http.MethodPost, "/admin/v1/users/"+id+"/credentials", map[string]string{"keyAlgorithm": *keyAlg, "issuer": *issuer}
+	case "credentials get":
+		id, err := arg()
+		if err != nil {
+			return err
+		}
+		method, path = http.MethodGet, "/admin/v1/credentials/"+id
+	case "credentials import-certificate":
+		id, err := arg()
+		if err != nil {
+			return err
+		}
+		if err := required(fs, "certificate"); err != nil {
+			return err
+		}
+		in, err := readCertificates(*certFile, *chainFile)
+		if err != nil {
+			return err
+		}
+		method, path, body = http.MethodPost, "/admin/v1/credentials/"+id+"/certificate", in
+	case "credentials suspend", "credentials resume", "credentials revoke":
+		id, err := arg()
+		if err != nil {
+			return err
+		}
+		method, path, body = http.MethodPost, "/admin/v1/credentials/"+id+"/"+pos[1], map[string]string{"reason": *reason}
 	case "activation-codes create":
 		id, err := arg()
 		if err != nil {
@@ -121,4 +154,42 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return printJSON(stdout, out)
+}
+
+// readCertificates reads the leaf (PEM or DER) and the chain (PEM bundle) for import.
+func readCertificates(certFile, chainFile string) (map[string]any, error) {
+	ders := func(file string) ([][]byte, error) {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		var out [][]byte
+		for block, rest := pem.Decode(raw); block != nil; block, rest = pem.Decode(rest) {
+			if block.Type == "CERTIFICATE" {
+				out = append(out, block.Bytes)
+			}
+		}
+		if len(out) == 0 {
+			out = [][]byte{raw} // DER
+		}
+		return out, nil
+	}
+	leaf, err := ders(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("read certificate: %w", err)
+	}
+	chain := [][]byte{}
+	if chainFile != "" {
+		if chain, err = ders(chainFile); err != nil {
+			return nil, fmt.Errorf("read chain: %w", err)
+		}
+	}
+	enc := func(list [][]byte) []string {
+		out := make([]string, len(list))
+		for i, d := range list {
+			out[i] = base64.StdEncoding.EncodeToString(d)
+		}
+		return out
+	}
+	return map[string]any{"certificate": enc(leaf[:1])[0], "chain": enc(chain)}, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kyso-dev/kyso/cmd/kyso/app"
 	"github.com/kyso-dev/kyso/keystore"
+	"github.com/kyso-dev/kyso/pki"
 	"github.com/kyso-dev/kyso/push/fcm"
 )
 
@@ -26,6 +27,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	p11Token := fs.String("pkcs11-token", "", "PKCS#11 token label (--master pkcs11)")
 	p11PinFile := fs.String("pkcs11-pin-file", "", "file holding the token user PIN (or set KYSO_PKCS11_PIN); never give the PIN itself as a flag")
 	p11Key := fs.String("pkcs11-key", "kyso-master", "label of the AES-256 master key in the token (created on first start)")
+	caTrust := fs.String("ca-trust", "", "PEM bundle of a licensed CA's trust anchors; enables credentials with issuer external")
+	csrOrg := fs.String("csr-organization", "", "O of CSRs for the external CA (default: the user's organization)")
+	csrCountry := fs.String("csr-country", "VN", "C of CSRs for the external CA")
 	maxPending := fs.Int("max-pending", 5, "most unanswered signing requests per user")
 	rpRate := fs.Int("rp-rate", 50, "signature requests per second per relying party (burst of the same size)")
 	if _, err := parse(fs, args); err != nil {
@@ -35,7 +39,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	cfg := app.Config{DataDir: *data, Addr: *addr, PublicURL: *publicURL, Logger: slog.New(slog.NewJSONHandler(stderr, nil)),
-		MaxPendingPerUser: *maxPending, SessionsPerSecond: *rpRate, Master: *master}
+		MaxPendingPerUser: *maxPending, SessionsPerSecond: *rpRate, Master: *master,
+		CATrustFile: *caTrust, CSRSubject: pki.Subject{Organization: *csrOrg, Country: *csrCountry}}
 	if *master == "pkcs11" {
 		pin, err := readPIN(*p11PinFile)
 		if err != nil {
