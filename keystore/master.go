@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/ThalesGroup/crypto11"
+	"github.com/kyso-dev/kyso/signing"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -105,8 +106,8 @@ func writeNewFile(path string, data []byte) error {
 type PKCS11Config struct {
 	Module     string // path of the PKCS#11 library
 	TokenLabel string
-	PIN        string // the user PIN; read it from a file or the environment, never a flag
-	KeyLabel   string // label of the AES-256 key
+	PIN        signing.Secret // the user PIN; read it from a file or the environment, never a flag
+	KeyLabel   string         // label of the AES-256 key
 	// CreateIfMissing creates the key when the token has none with the label. Set it only
 	// on first start: once a KEK keyset exists, a missing master key is an error, not a
 	// reason to make a new one.
@@ -131,9 +132,9 @@ func OpenPKCS11Master(cfg PKCS11Config) (m Master, created bool, err error) {
 	if cfg.PIN == "" {
 		return nil, false, errors.New("pkcs11: no PIN (give --pkcs11-pin-file or KYSO_PKCS11_PIN)")
 	}
-	ctx, err := crypto11.Configure(&crypto11.Config{Path: cfg.Module, TokenLabel: cfg.TokenLabel, Pin: cfg.PIN, GCMIVLength: 12})
+	ctx, err := crypto11.Configure(&crypto11.Config{Path: cfg.Module, TokenLabel: cfg.TokenLabel, Pin: cfg.PIN.Reveal(), GCMIVLength: 12})
 	if err != nil {
-		return nil, false, fmt.Errorf("pkcs11: open token %q: %w", cfg.TokenLabel, scrub(err, cfg.PIN))
+		return nil, false, fmt.Errorf("pkcs11: open token %q: %w", cfg.TokenLabel, scrub(err, cfg.PIN.Reveal()))
 	}
 	found, err := ctx.FindKeys(nil, []byte(cfg.KeyLabel))
 	if err != nil {

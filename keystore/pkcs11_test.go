@@ -16,7 +16,7 @@ import (
 
 func TestPKCS11Master(t *testing.T) {
 	tok := softhsmtest.New(t)
-	cfg := keystore.PKCS11Config{Module: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN, KeyLabel: "kyso-master", CreateIfMissing: true}
+	cfg := keystore.PKCS11Config{Module: tok.Module, TokenLabel: tok.Label, PIN: signing.Secret(tok.PIN), KeyLabel: "kyso-master", CreateIfMissing: true}
 	m, created, err := keystore.OpenPKCS11Master(cfg)
 	if err != nil || !created {
 		t.Fatalf("first open: %v %v", created, err)
@@ -55,7 +55,7 @@ func TestPKCS11Master(t *testing.T) {
 // never a new key quietly created under an existing keyset.
 func TestPKCS11FailsClosed(t *testing.T) {
 	tok := softhsmtest.New(t)
-	cfg := keystore.PKCS11Config{Module: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN, KeyLabel: "kyso-master", CreateIfMissing: true}
+	cfg := keystore.PKCS11Config{Module: tok.Module, TokenLabel: tok.Label, PIN: signing.Secret(tok.PIN), KeyLabel: "kyso-master", CreateIfMissing: true}
 	m, _, err := keystore.OpenPKCS11Master(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -67,8 +67,8 @@ func TestPKCS11FailsClosed(t *testing.T) {
 	m.Close()
 
 	wrong := cfg
-	wrong.PIN = "999999-wrong"
-	if _, _, err := keystore.OpenPKCS11Master(wrong); err == nil || strings.Contains(err.Error(), wrong.PIN) {
+	wrong.PIN = signing.Secret("999999-wrong")
+	if _, _, err := keystore.OpenPKCS11Master(wrong); err == nil || strings.Contains(err.Error(), wrong.PIN.Reveal()) {
 		t.Fatalf("wrong PIN: %v", err)
 	}
 

@@ -149,7 +149,7 @@ func TestExternalCA(t *testing.T) {
 	wantCode(t, err, "CREDENTIAL_SUSPENDED")
 	kyso(t, nil, append(admin, "credentials", "resume", pending.ID)...)
 	_, err = rp.CreateSignature(ctx, req, "")
-	must(t, err) // usable again
+	must(t, err)                          // usable again
 	e.clock.Advance(366 * 24 * time.Hour) // past the certificate's notAfter
 	_, err = rp.CreateSignature(ctx, req, "")
 	wantCode(t, err, "CREDENTIAL_EXPIRED")

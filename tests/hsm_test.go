@@ -14,12 +14,13 @@ import (
 	"github.com/kyso-dev/kyso/cmd/kyso/cli"
 	"github.com/kyso-dev/kyso/internal/softhsmtest"
 	"github.com/kyso-dev/kyso/keystore"
+	"github.com/kyso-dev/kyso/signing"
 )
 
 func withHSM(tok *softhsmtest.Token) func(*app.Config) {
 	return func(c *app.Config) {
 		c.Master = "pkcs11"
-		c.PKCS11 = keystore.PKCS11Config{Module: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN, KeyLabel: "kyso-master"}
+		c.PKCS11 = keystore.PKCS11Config{Module: tok.Module, TokenLabel: tok.Label, PIN: signing.Secret(tok.PIN), KeyLabel: "kyso-master"}
 	}
 }
 

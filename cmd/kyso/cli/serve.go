@@ -12,6 +12,7 @@ import (
 	"github.com/kyso-dev/kyso/keystore"
 	"github.com/kyso-dev/kyso/pki"
 	"github.com/kyso-dev/kyso/push/fcm"
+	"github.com/kyso-dev/kyso/signing"
 )
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -46,7 +47,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		cfg.PKCS11 = keystore.PKCS11Config{Module: *p11Module, TokenLabel: *p11Token, PIN: pin, KeyLabel: *p11Key}
+		cfg.PKCS11 = keystore.PKCS11Config{Module: *p11Module, TokenLabel: *p11Token, PIN: signing.Secret(pin), KeyLabel: *p11Key}
 	}
 	if *fcmCreds != "" || *fcmProject != "" || *fcmEndpoint != "" || os.Getenv("GOOGLE_APPLICATION_CREDENTIALS") != "" {
 		cfg.FCM = &fcm.Config{CredentialsFile: *fcmCreds, ProjectID: *fcmProject, Endpoint: *fcmEndpoint}
