@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/ThalesGroup/crypto11"
+	"github.com/kyso-dev/kyso/internal/atomicfile"
 	"github.com/kyso-dev/kyso/signing"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
@@ -218,4 +219,75 @@ func scrub(err error, pin string) error {
 		return errors.New(string(bytes.ReplaceAll([]byte(err.Error()), []byte(pin), []byte("[REDACTED]"))))
 	}
 	return err
+}
+
+// RotateLocalMaster replaces the local master key: it adds a new primary key to the master
+// keyset file, re-encrypts the KEK keyset under it, then removes the old key. The file holds
+// both keys until the KEK is re-encrypted, so a crash at any step leaves a pair that opens.
+func RotateLocalMaster(masterPath, kekPath string) error {
+	h, _, err := openOrCreateCleartextKeyset(masterPath)
+	if err != nil {
+		return err
+	}
+	old, err := aead.New(h)
+	if err != nil {
+		return err
+	}
+	kek, _, _, err := OpenKEK(kekPath, &localMaster{AEAD: old, path: masterPath})
+	if err != nil {
+		return err
+	}
+	oldID := h.KeysetInfo().GetPrimaryKeyId()
+	m := keyset.NewManagerFromHandle(h)
+	newID, err := m.Add(aead.AES256GCMKeyTemplate())
+	if err != nil {
+		return err
+	}
+	if err := m.SetPrimary(newID); err != nil {
+		return err
+	}
+	both, err := m.Handle()
+	if err != nil {
+		return err
+	}
+	if err := writeCleartextKeyset(masterPath, both); err != nil {
+		return err
+	}
+	next, err := aead.New(both)
+	if err != nil {
+		return err
+	}
+	if err := kek.Reencrypt(&localMaster{AEAD: next, path: masterPath}); err != nil {
+		return err
+	}
+	if err := m.Disable(oldID); err != nil {
+		return err
+	}
+	if err := m.Delete(oldID); err != nil {
+		return err
+	}
+	only, err := m.Handle()
+	if err != nil {
+		return err
+	}
+	return writeCleartextKeyset(masterPath, only)
+}
+
+// ReencryptKEK re-encrypts the KEK keyset at kekPath from one master to another (moving a
+// deployment onto an HSM, or to a new HSM key). The KEK keys do not change.
+func ReencryptKEK(kekPath string, from, to Master) error {
+	kek, _, _, err := OpenKEK(kekPath, from)
+	if err != nil {
+		return err
+	}
+	return kek.Reencrypt(to)
+}
+
+func writeCleartextKeyset(path string, h *keyset.Handle) error {
+	var buf bytes.Buffer
+	if err := insecurecleartextkeyset.Write(h, keyset.NewJSONWriter(&buf)); err != nil {
+		return err
+	}
+	defer clear(buf.Bytes())
+	return atomicfile.Write(path, buf.Bytes(), 0o600)
 }

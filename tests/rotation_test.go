@@ -1,15 +1,19 @@
 package tests
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/kyso-dev/kyso/apiclient"
 	"github.com/kyso-dev/kyso/cmd/kyso/app"
 	"github.com/kyso-dev/kyso/cmd/kyso/cli"
+	"github.com/kyso-dev/kyso/internal/softhsmtest"
 )
 
 type kekStatus struct {
@@ -88,4 +92,52 @@ func TestKEKRotationOnline(t *testing.T) {
 	e.restart()
 	sign(alice)
 	sign(carol)
+}
+
+func TestRotateLocalMaster(t *testing.T) {
+	e := startEnv(t)
+	rp, _ := e.newRP("Portal")
+	s := e.newSigner("001", "EC-P256")
+	before, _ := os.ReadFile(filepath.Join(e.dir, app.MasterFile))
+	// Refused while the server runs.
+	if code := cli.Run(context.Background(), []string{"kek", "rotate-master", "--data", e.dir}, io.Discard, io.Discard); code == 0 {
+		t.Fatal("rotate-master ran under a live server")
+	}
+	e.stop()
+	kyso(t, nil, "kek", "rotate-master", "--data", e.dir)
+	after, _ := os.ReadFile(filepath.Join(e.dir, app.MasterFile))
+	if bytes.Equal(before, after) || strings.Count(string(after), `"keyId"`) != 1 {
+		t.Fatalf("master file after rotation:\n%s", after)
+	}
+	e.start()
+	signOnce(t, rp, s)
+}
+
+// TestMoveDeploymentOntoHSM: a deployment started on the local master moves to an HSM
+// master; the local master file is gone and everything still signs.
+func TestMoveDeploymentOntoHSM(t *testing.T) {
+	tok := softhsmtest.New(t)
+	e := startEnv(t)
+	rp, _ := e.newRP("Portal")
+	s := e.newSigner("001", "RSA-2048")
+	e.stop()
+	pin := filepath.Join(t.TempDir(), "pin")
+	must(t, os.WriteFile(pin, []byte(tok.PIN), 0o600))
+	kyso(t, nil, "kek", "rotate-master", "--data", e.dir, "--to", "pkcs11", "--pkcs11-module", tok.Module,
+		"--pkcs11-token", tok.Label, "--pkcs11-pin-file", pin, "--pkcs11-key", "kyso-master")
+	if _, err := os.Stat(filepath.Join(e.dir, app.MasterFile)); err == nil {
+		t.Fatal("the local master file was left behind")
+	}
+	e.options = append(e.options, withHSM(tok))
+	e.start()
+	signOnce(t, rp, s)
+}
+
+func signOnce(t *testing.T, rp *apiclient.Client, s signer) {
+	t.Helper()
+	sess, err := rp.CreateSignature(context.Background(), request(s, "SHA-256", "", digests(1, "SHA-256")), "")
+	must(t, err)
+	if st, err := s.dev.Decide(context.Background(), sess.ID, true, ""); err != nil || st != "signed" {
+		t.Fatalf("sign: %s %v", st, err)
+	}
 }

@@ -21,9 +21,15 @@ const kekUsage = `kyso kek --server URL --token-file FILE <command>
   disable KEY_ID  disable a KEK key that no blob uses any more
 
 All talk to the running server through the operator API (admin role).
+
+kyso kek rotate-master --data DIR ...   re-encrypt the KEK keyset under a new master key
+                                        (server stopped; see kyso kek rotate-master -h)
 `
 
 func runKEK(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "rotate-master" {
+		return runRotateMaster(args[1:], stdout, stderr)
+	}
 	fs := newFlags("kek", stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, kekUsage) }
 	server := fs.String("server", "http://127.0.0.1:8080", "Kyso server URL")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,11 +24,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fcmCreds := fs.String("fcm-credentials", "", "Firebase service-account JSON; enables push through FCM (also: GOOGLE_APPLICATION_CREDENTIALS)")
 	fcmProject := fs.String("fcm-project", "", "Firebase project id (default: project_id of the credentials)")
 	fcmEndpoint := fs.String("fcm-endpoint", "", "FCM base URL, for an egress proxy (default https://fcm.googleapis.com)")
-	master := fs.String("master", "local", "master key of the KEK keyset: local (a file; development) or pkcs11 (an HSM)")
-	p11Module := fs.String("pkcs11-module", "", "PKCS#11 library path (--master pkcs11)")
-	p11Token := fs.String("pkcs11-token", "", "PKCS#11 token label (--master pkcs11)")
-	p11PinFile := fs.String("pkcs11-pin-file", "", "file holding the token user PIN (or set KYSO_PKCS11_PIN); never give the PIN itself as a flag")
-	p11Key := fs.String("pkcs11-key", "kyso-master", "label of the AES-256 master key in the token (created on first start)")
+	mf := addMasterFlags(fs)
 	caTrust := fs.String("ca-trust", "", "PEM bundle of a licensed CA's trust anchors; enables credentials with issuer external")
 	csrOrg := fs.String("csr-organization", "", "O of CSRs for the external CA (default: the user's organization)")
 	csrCountry := fs.String("csr-country", "VN", "C of CSRs for the external CA")
@@ -40,19 +37,42 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	cfg := app.Config{DataDir: *data, Addr: *addr, PublicURL: *publicURL, Logger: slog.New(slog.NewJSONHandler(stderr, nil)),
-		MaxPendingPerUser: *maxPending, SessionsPerSecond: *rpRate, Master: *master,
+		MaxPendingPerUser: *maxPending, SessionsPerSecond: *rpRate, Master: *mf.master,
 		CATrustFile: *caTrust, CSRSubject: pki.Subject{Organization: *csrOrg, Country: *csrCountry}}
-	if *master == "pkcs11" {
-		pin, err := readPIN(*p11PinFile)
-		if err != nil {
+	if *mf.master == "pkcs11" {
+		var err error
+		if cfg.PKCS11, err = mf.pkcs11(*mf.key); err != nil {
 			return err
 		}
-		cfg.PKCS11 = keystore.PKCS11Config{Module: *p11Module, TokenLabel: *p11Token, PIN: signing.Secret(pin), KeyLabel: *p11Key}
 	}
 	if *fcmCreds != "" || *fcmProject != "" || *fcmEndpoint != "" || os.Getenv("GOOGLE_APPLICATION_CREDENTIALS") != "" {
 		cfg.FCM = &fcm.Config{CredentialsFile: *fcmCreds, ProjectID: *fcmProject, Endpoint: *fcmEndpoint}
 	}
 	return app.New(cfg).Run(ctx)
+}
+
+// masterFlags are the flags that locate the master key, shared by serve and kek rotate-master.
+type masterFlags struct {
+	master, module, token, pinFile, key *string
+}
+
+func addMasterFlags(fs *flag.FlagSet) masterFlags {
+	return masterFlags{
+		master:  fs.String("master", "local", "master key of the KEK keyset: local (a file; development) or pkcs11 (an HSM)"),
+		module:  fs.String("pkcs11-module", "", "PKCS#11 library path (--master pkcs11)"),
+		token:   fs.String("pkcs11-token", "", "PKCS#11 token label (--master pkcs11)"),
+		pinFile: fs.String("pkcs11-pin-file", "", "file holding the token user PIN (or set KYSO_PKCS11_PIN); never give the PIN itself as a flag"),
+		key:     fs.String("pkcs11-key", "kyso-master", "label of the AES-256 master key in the token (created on first start)"),
+	}
+}
+
+// pkcs11 returns the HSM configuration for the key label, reading the PIN once.
+func (mf masterFlags) pkcs11(keyLabel string) (keystore.PKCS11Config, error) {
+	pin, err := readPIN(*mf.pinFile)
+	if err != nil {
+		return keystore.PKCS11Config{}, err
+	}
+	return keystore.PKCS11Config{Module: *mf.module, TokenLabel: *mf.token, PIN: signing.Secret(pin), KeyLabel: keyLabel}, nil
 }
 
 // readPIN reads the HSM PIN once, from the file or else KYSO_PKCS11_PIN.
