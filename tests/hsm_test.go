@@ -13,6 +13,7 @@ import (
 	"github.com/kyso-dev/kyso/cmd/kyso/app"
 	"github.com/kyso-dev/kyso/cmd/kyso/cli"
 	"github.com/kyso-dev/kyso/internal/softhsmtest"
+	"github.com/kyso-dev/kyso/internal/vaulttest"
 	"github.com/kyso-dev/kyso/keystore"
 	"github.com/kyso-dev/kyso/signing"
 )
@@ -72,5 +73,23 @@ func TestServeRefusesWrongPIN(t *testing.T) {
 	out := string(logs.Bytes())
 	if code == 0 || !strings.Contains(out, "pkcs11") || strings.Contains(out, "000000-not-the-pin") {
 		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
+
+// TestTransactionWithVaultMaster runs the real kyso serve with its master key in a (fake)
+// Vault transit engine, addressed by a Tink hcvault:// key URI.
+func TestTransactionWithVaultMaster(t *testing.T) {
+	fake := vaulttest.New("s.kyso")
+	t.Cleanup(fake.Close)
+	e := startEnv(t, func(c *app.Config) {
+		c.Master = "kms"
+		c.KMS = keystore.KMSConfig{URI: "hcvault://vault.internal/transit/keys/kyso-master", VaultAddress: fake.URL, VaultToken: "s.kyso"}
+	})
+	rp, _ := e.newRP("Portal")
+	s := e.newSigner("001", "EC-P256")
+	e.restart()
+	signOnce(t, rp, s)
+	if fake.Calls() < 2 {
+		t.Fatalf("Vault answered %d calls; the KEK keyset must be encrypted and then decrypted by it", fake.Calls())
 	}
 }

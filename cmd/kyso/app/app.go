@@ -48,11 +48,13 @@ type Config struct {
 	// event streams lift it once their request is read.
 	ReadTimeout time.Duration
 	// Master chooses the master key that encrypts the KEK keyset: "local" (a keyset file in
-	// the data directory; development only) or "pkcs11" (an AES-256 key in an HSM, see
-	// PKCS11). Default: local.
+	// the data directory; development only), "pkcs11" (an AES-256 key in an HSM, see PKCS11)
+	// or "kms" (a KMS key by Tink key URI, see KMS). Default: local.
 	Master string
 	// PKCS11 locates the HSM master key when Master is "pkcs11".
 	PKCS11 keystore.PKCS11Config
+	// KMS locates the master key when Master is "kms" (a Tink key URI: hcvault://…).
+	KMS keystore.KMSConfig
 	// CATrustFile is a PEM bundle of the licensed CA's trust anchors; it enables credentials
 	// certified by that CA (CSR, then an imported chain). Default: development CA only.
 	CATrustFile string
@@ -216,8 +218,15 @@ func (a *App) openMaster() (keystore.Master, error) {
 		}
 		a.log.Info("master key in the HSM", "master", m.Describe())
 		return m, nil
+	case "kms":
+		m, err := keystore.OpenKMSMaster(a.cfg.KMS)
+		if err != nil {
+			return nil, err
+		}
+		a.log.Info("master key in the KMS", "master", m.Describe())
+		return m, nil
 	}
-	return nil, fmt.Errorf("unknown master %q: use local or pkcs11", a.cfg.Master)
+	return nil, fmt.Errorf("unknown master %q: use local, pkcs11 or a KMS key URI", a.cfg.Master)
 }
 
 // notifier chooses how devices are woken: FCM when configured, else the log sender.

@@ -25,6 +25,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fcmProject := fs.String("fcm-project", "", "Firebase project id (default: project_id of the credentials)")
 	fcmEndpoint := fs.String("fcm-endpoint", "", "FCM base URL, for an egress proxy (default https://fcm.googleapis.com)")
 	mf := addMasterFlags(fs)
+	vaultAddr := fs.String("vault-addr", os.Getenv("VAULT_ADDR"), "Vault/OpenBao address for an hcvault:// master (default: https:// and the URI's host)")
+	vaultTokenFile := fs.String("vault-token-file", "", "file holding the Vault token for an hcvault:// master (or set VAULT_TOKEN)")
 	caTrust := fs.String("ca-trust", "", "PEM bundle of a licensed CA's trust anchors; enables credentials with issuer external")
 	csrOrg := fs.String("csr-organization", "", "O of CSRs for the external CA (default: the user's organization)")
 	csrCountry := fs.String("csr-country", "VN", "C of CSRs for the external CA")
@@ -39,11 +41,19 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg := app.Config{DataDir: *data, Addr: *addr, PublicURL: *publicURL, Logger: slog.New(slog.NewJSONHandler(stderr, nil)),
 		MaxPendingPerUser: *maxPending, SessionsPerSecond: *rpRate, Master: *mf.master,
 		CATrustFile: *caTrust, CSRSubject: pki.Subject{Organization: *csrOrg, Country: *csrCountry}}
-	if *mf.master == "pkcs11" {
+	switch {
+	case *mf.master == "pkcs11":
 		var err error
 		if cfg.PKCS11, err = mf.pkcs11(*mf.key); err != nil {
 			return err
 		}
+	case strings.Contains(*mf.master, "://"):
+		token, err := readSecret(*vaultTokenFile, "VAULT_TOKEN", "--vault-token-file")
+		if err != nil {
+			return err
+		}
+		cfg.Master = "kms"
+		cfg.KMS = keystore.KMSConfig{URI: *mf.master, VaultAddress: *vaultAddr, VaultToken: signing.Secret(token)}
 	}
 	if *fcmCreds != "" || *fcmProject != "" || *fcmEndpoint != "" || os.Getenv("GOOGLE_APPLICATION_CREDENTIALS") != "" {
 		cfg.FCM = &fcm.Config{CredentialsFile: *fcmCreds, ProjectID: *fcmProject, Endpoint: *fcmEndpoint}
@@ -58,7 +68,7 @@ type masterFlags struct {
 
 func addMasterFlags(fs *flag.FlagSet) masterFlags {
 	return masterFlags{
-		master:  fs.String("master", "local", "master key of the KEK keyset: local (a file; development) or pkcs11 (an HSM)"),
+		master:  fs.String("master", "local", "master key of the KEK keyset: local (a file; development), pkcs11 (an HSM) or a KMS key URI (hcvault://HOST/transit/keys/NAME)"),
 		module:  fs.String("pkcs11-module", "", "PKCS#11 library path (--master pkcs11)"),
 		token:   fs.String("pkcs11-token", "", "PKCS#11 token label (--master pkcs11)"),
 		pinFile: fs.String("pkcs11-pin-file", "", "file holding the token user PIN (or set KYSO_PKCS11_PIN); never give the PIN itself as a flag"),
@@ -77,15 +87,20 @@ func (mf masterFlags) pkcs11(keyLabel string) (keystore.PKCS11Config, error) {
 
 // readPIN reads the HSM PIN once, from the file or else KYSO_PKCS11_PIN.
 func readPIN(file string) (string, error) {
+	return readSecret(file, "KYSO_PKCS11_PIN", "--pkcs11-pin-file")
+}
+
+// readSecret reads a secret once from file, or else from the environment variable.
+func readSecret(file, env, flagName string) (string, error) {
 	if file == "" {
-		if pin := os.Getenv("KYSO_PKCS11_PIN"); pin != "" {
-			return pin, nil
+		if v := os.Getenv(env); v != "" {
+			return v, nil
 		}
-		return "", usagef("serve: --master pkcs11 needs --pkcs11-pin-file FILE or KYSO_PKCS11_PIN")
+		return "", usagef("give %s FILE or set %s", flagName, env)
 	}
 	raw, err := os.ReadFile(file)
 	if err != nil {
-		return "", fmt.Errorf("read PIN file: %w", err)
+		return "", fmt.Errorf("read %s: %w", flagName, err)
 	}
 	defer clear(raw)
 	return strings.TrimSpace(string(raw)), nil
