@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -85,6 +86,11 @@ func (s *Server) handleError(c *echo.Context, err error) {
 	status, ok := statusOf[code]
 	if !ok {
 		status = http.StatusBadRequest
+	}
+	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+		// The client went away; nobody reads this answer and nothing is wrong here.
+		s.log.Info("client closed the request", "requestId", requestID(c), "path", c.Request().URL.Path)
+		return
 	}
 	if status >= 500 {
 		s.log.Error("request failed", "requestId", requestID(c), "method", c.Request().Method, "path", c.Request().URL.Path, "error", err)

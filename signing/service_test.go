@@ -388,3 +388,16 @@ func TestRewrapInterruptedResumes(t *testing.T) {
 		t.Fatalf("sign after disabling the old key: %v", err)
 	}
 }
+
+// TestDecisionSurvivesClientDisconnect: once the device's approval is verified, a cancelled
+// request (the phone lost its network) still ends with the session signed, not half-done.
+func TestDecisionSurvivesClientDisconnect(t *testing.T) {
+	f := newFixture(t)
+	s := f.createSession(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	done, err := f.svc.Decide(ctx, f.dev, s.ID, signing.Approve, "", f.approval(s))
+	if err != nil || done.State != signing.StateSigned {
+		t.Fatalf("decision with a cancelled request: %v", err)
+	}
+}

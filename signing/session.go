@@ -392,6 +392,9 @@ func (s *Service) Decide(ctx context.Context, dev *Device, id string, decision D
 	if err := s.approvals.VerifyDecision(dev.PublicKey, challenge, DecisionWord(decision, pickedCode), sig); err != nil {
 		return nil, err
 	}
+	// From here the user's decision is proven: record it and finish the signing even if the
+	// device disconnects meanwhile, so no session is left half-done.
+	ctx = context.WithoutCancel(ctx)
 	now := s.cfg.Now().UTC()
 	sess, err = s.store.UpdateSession(ctx, id, func(cur *Session) (AuditRecord, error) {
 		if cur.State != StatePending {

@@ -69,6 +69,8 @@ type Config struct {
 	MaxPendingPerUser int
 	// SessionsPerSecond bounds each relying party's signature requests. Default: 50.
 	SessionsPerSecond int
+	// ActivationsPerMinute bounds activation attempts per client address. Default: 10.
+	ActivationsPerMinute int
 	// EventHeartbeat is the interval of keep-alive lines on device event streams. Default: 15 s.
 	EventHeartbeat time.Duration
 }
@@ -181,7 +183,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 		return err
 	}
 	api := server.New(a.svc, server.Config{Logger: a.log, PublicURL: publicURL, Now: a.cfg.Now, SessionsPerSecond: a.cfg.SessionsPerSecond,
-		Heartbeat: a.cfg.EventHeartbeat})
+		Heartbeat: a.cfg.EventHeartbeat, ActivationsPerMinute: a.cfg.ActivationsPerMinute})
 	a.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: a.cfg.ReadTimeout,
 		WriteTimeout: 75 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}

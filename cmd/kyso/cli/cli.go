@@ -20,6 +20,7 @@ Usage:
   kyso device <enroll|pending|approve|decline|run> --state FILE [flags]
   kyso audit verify --server URL --token-file FILE
   kyso kek    --server URL --token-file FILE <status|rotate|rewrap|disable KEY_ID>
+  kyso bench  [--hold] [flags]   load test on loopback against the machine's own limit
   kyso help
 
 Run "kyso <command> -h" for a command's flags.
@@ -43,6 +44,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runAudit(ctx, args[1:], stdout, stderr)
 	case "kek":
 		err = runKEK(ctx, args[1:], stdout, stderr)
+	case "bench":
+		err = runBench(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

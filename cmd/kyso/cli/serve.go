@@ -32,6 +32,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	csrCountry := fs.String("csr-country", "VN", "C of CSRs for the external CA")
 	maxPending := fs.Int("max-pending", 5, "most unanswered signing requests per user")
 	rpRate := fs.Int("rp-rate", 50, "signature requests per second per relying party (burst of the same size)")
+	activationRate := fs.Int("activation-rate", 10, "activation attempts per minute per client address")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -39,7 +40,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	cfg := app.Config{DataDir: *data, Addr: *addr, PublicURL: *publicURL, Logger: slog.New(slog.NewJSONHandler(stderr, nil)),
-		MaxPendingPerUser: *maxPending, SessionsPerSecond: *rpRate, Master: *mf.master,
+		MaxPendingPerUser: *maxPending, SessionsPerSecond: *rpRate, ActivationsPerMinute: *activationRate, Master: *mf.master,
 		CATrustFile: *caTrust, CSRSubject: pki.Subject{Organization: *csrOrg, Country: *csrCountry}}
 	switch {
 	case *mf.master == "pkcs11":

@@ -1,0 +1,347 @@
+// Package bench measures complete signing transactions against a running Kyso server over
+// HTTP — relying-party workers asking, simulated devices approving with real device
+// signatures — and the cost on this machine of the work a transaction cannot avoid, so that
+// throughput is read against the machine's own limit. Every run is bounded and stops by
+// itself.
+//
+// # Caveats
+//
+//   - The load generator shares the machine with the server it measures (loopback only), so
+//     its own work (device signatures, verifying the results) is part of what the machine
+//     does per transaction.
+//   - CPU and RSS are read from /proc for the server's process id; without one they are 0.
+package bench
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kyso-dev/kyso/apiclient"
+	bridge "github.com/kyso-dev/kyso/mobile-bridge"
+	"github.com/kyso-dev/kyso/mobile-bridge/client"
+)
+
+// Config describes a run.
+type Config struct {
+	Server        string // base URL of the server
+	OperatorToken string // an admin token, to set up users, devices and a relying party
+	PID           int    // the server's process id, for CPU and RSS (0: not reported)
+	Workers       int    // relying-party workers; default 16
+	Devices       int    // users, each with one device; default: as many as workers
+	KeyAlgorithm  string // default EC-P256
+	Documents     int    // documents per session; default 1
+	Duration      time.Duration
+	Requests      int  // stop after this many transactions (0: only Duration bounds the run)
+	Poll          bool // devices poll instead of following the event stream
+	// Logf, if set, receives progress lines.
+	Logf func(format string, args ...any)
+}
+
+// Latency is a distribution in milliseconds.
+type Latency struct {
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+	N   int     `json:"n"`
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	KeyAlgorithm               string             `json:"keyAlgorithm"`
+	DocumentsPerSession        int                `json:"documentsPerSession"`
+	Workers                    int                `json:"workers"`
+	Devices                    int                `json:"devices"`
+	Transactions               int                `json:"transactions"`
+	Seconds                    float64            `json:"seconds"`
+	TransactionsPerSecond      float64            `json:"transactionsPerSecond"`
+	LimitTransactionsPerSecond float64            `json:"limitTransactionsPerSecond"`
+	Ratio                      float64            `json:"ratio"`
+	LatencyMs                  Latency            `json:"latencyMs"`
+	StagesMs                   map[string]Latency `json:"stagesMs"`
+	CPUSecondsPerTransaction   float64            `json:"cpuSecondsPerTransaction"`
+	PeakRSSBytes               int64              `json:"peakRssBytes"`
+	Errors                     map[string]int     `json:"errors"`
+	Limit                      *Limit             `json:"limit,omitempty"`
+}
+
+// recorder collects latencies and errors from many goroutines.
+type recorder struct {
+	mu     sync.Mutex
+	stages map[string][]time.Duration
+	errors map[string]int
+}
+
+func (r *recorder) add(stage string, d time.Duration) {
+	r.mu.Lock()
+	r.stages[stage] = append(r.stages[stage], d)
+	r.mu.Unlock()
+}
+
+func (r *recorder) fail(err error) {
+	code := "NETWORK"
+	var ae *bridge.APIError
+	switch {
+	case errors.As(err, &ae):
+		code = ae.Code
+	case errors.Is(err, errUnverified):
+		code = "SIGNATURE_DOES_NOT_VERIFY"
+	case errors.Is(err, errNotSigned):
+		code = "NOT_SIGNED"
+	}
+	r.mu.Lock()
+	r.errors[code]++
+	r.mu.Unlock()
+}
+
+var (
+	errUnverified = errors.New("a returned signature does not verify")
+	errNotSigned  = errors.New("the session ended unsigned")
+)
+
+func summarize(ds []time.Duration) Latency {
+	if len(ds) == 0 {
+		return Latency{}
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	q := func(p float64) float64 {
+		i := int(p * float64(len(ds)-1))
+		return float64(ds[i].Microseconds()) / 1000
+	}
+	return Latency{P50: q(0.50), P95: q(0.95), P99: q(0.99), Max: q(1), N: len(ds)}
+}
+
+func (c *Config) defaults() {
+	if c.Workers == 0 {
+		c.Workers = 16
+	}
+	if c.Devices == 0 {
+		c.Devices = c.Workers
+	}
+	if c.KeyAlgorithm == "" {
+		c.KeyAlgorithm = "EC-P256"
+	}
+	if c.Documents == 0 {
+		c.Documents = 1
+	}
+	if c.Duration == 0 && c.Requests == 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.Duration == 0 {
+		c.Duration = 10 * time.Minute // a bound even when only Requests is given
+	}
+	if c.Logf == nil {
+		c.Logf = func(string, ...any) {}
+	}
+}
+
+// Run sets up users and devices, drives transactions until the duration or request count is
+// reached, and reports. The report's limit fields are filled by the caller (MeasureLimit).
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg.defaults()
+	fx, err := setup(ctx, cfg, cfg.Devices, true)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logf("set up %d users with %s credentials and devices", cfg.Devices, cfg.KeyAlgorithm)
+	rec := &recorder{stages: map[string][]time.Duration{}, errors: map[string]int{}}
+
+	runCtx, stop := context.WithTimeout(ctx, cfg.Duration)
+	defer stop()
+	devCtx, stopDevices := context.WithCancel(context.Background())
+	var devWG sync.WaitGroup
+	for _, d := range fx.devices {
+		devWG.Go(func() { runDevice(devCtx, d, cfg.Poll, rec) })
+	}
+	time.Sleep(200 * time.Millisecond) // let the devices' streams open
+
+	cpu0, _ := processCPU(cfg.PID)
+	start := time.Now()
+	var started, completed atomic.Int64
+	var wg sync.WaitGroup
+	for w := range cfg.Workers {
+		wg.Go(func() {
+			for i := 0; runCtx.Err() == nil; i++ {
+				if cfg.Requests > 0 && started.Add(1) > int64(cfg.Requests) {
+					stop()
+					return
+				}
+				u := fx.users[(w+i*cfg.Workers)%len(fx.users)]
+				if err := transaction(runCtx, fx.rp, u, cfg, rec); err != nil {
+					if runCtx.Err() == nil {
+						rec.fail(err)
+					}
+					continue
+				}
+				completed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	cpu1, _ := processCPU(cfg.PID)
+	stopDevices()
+	devWG.Wait()
+
+	n := int(completed.Load())
+	rep := &Report{KeyAlgorithm: cfg.KeyAlgorithm, DocumentsPerSession: cfg.Documents, Workers: cfg.Workers, Devices: cfg.Devices,
+		Transactions: n, Seconds: elapsed.Seconds(), StagesMs: map[string]Latency{}, Errors: rec.errors}
+	if n > 0 {
+		rep.TransactionsPerSecond = float64(n) / elapsed.Seconds()
+		if cfg.PID != 0 {
+			rep.CPUSecondsPerTransaction = (cpu1 - cpu0) / float64(n)
+		}
+	}
+	for stage, ds := range rec.stages {
+		rep.StagesMs[stage] = summarize(ds)
+	}
+	rep.LatencyMs = rep.StagesMs["endToEnd"]
+	rep.PeakRSSBytes, _ = processPeakRSS(cfg.PID)
+	return rep, nil
+}
+
+// transaction asks one user for signatures, waits until the relying party has them, and
+// verifies every signature against the returned certificate.
+func transaction(ctx context.Context, rp *apiclient.Client, u *user, cfg Config, rec *recorder) error {
+	req := apiclient.SignatureRequest{NationalID: u.nationalID, HashAlgorithm: "SHA-256", DisplayText: "Ký văn bản (bench)"}
+	digests := make([][]byte, cfg.Documents)
+	for i := range digests {
+		doc := make([]byte, 32)
+		rand.Read(doc)
+		h := sha256.Sum256(doc)
+		digests[i] = h[:]
+		req.Documents = append(req.Documents, apiclient.Document{Label: fmt.Sprint("doc-", i, ".pdf"), Hash: h[:]})
+	}
+	t0 := time.Now()
+	sess, err := rp.CreateSignature(ctx, req, "")
+	if err != nil {
+		return err
+	}
+	rec.add("create", time.Since(t0))
+	for sess.State == "pending" || sess.State == "approved" {
+		if sess, err = rp.Signature(ctx, sess.ID, 30*time.Second); err != nil {
+			return err
+		}
+	}
+	if sess.State != "signed" {
+		return fmt.Errorf("%w: %s", errNotSigned, sess.State)
+	}
+	rec.add("endToEnd", time.Since(t0))
+	cert, err := x509.ParseCertificate(sess.Certificate)
+	if err != nil {
+		return err
+	}
+	for i, d := range sess.Documents {
+		if err := verify(cert, sess.SignatureAlgorithm, digests[i], d.Signature); err != nil {
+			return fmt.Errorf("%w: %v", errUnverified, err)
+		}
+	}
+	return nil
+}
+
+func verify(cert *x509.Certificate, alg string, digest, sig []byte) error {
+	switch k := cert.PublicKey.(type) {
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(k, digest, sig) {
+			return errUnverified
+		}
+		return nil
+	case *rsa.PublicKey:
+		if alg == "RSASSA-PSS" {
+			return rsa.VerifyPSS(k, crypto.SHA256, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		}
+		return rsa.VerifyPKCS1v15(k, crypto.SHA256, digest, sig)
+	}
+	return errUnverified
+}
+
+// runDevice approves every request its user receives, as the companion app would after a
+// wake-up: fetch the session, check its challenge, sign the decision, send it.
+func runDevice(ctx context.Context, d *client.Client, poll bool, rec *recorder) {
+	approve := func(id string) {
+		t0 := time.Now()
+		s, err := d.Session(ctx, id)
+		if err != nil {
+			if ctx.Err() == nil {
+				rec.fail(err)
+			}
+			return
+		}
+		rec.add("deviceFetch", time.Since(t0))
+		if s.State != "pending" {
+			return
+		}
+		sig, err := d.SignDecision(s.Challenge, "approve")
+		if err != nil {
+			rec.fail(err)
+			return
+		}
+		t1 := time.Now()
+		if _, err := d.SendDecision(ctx, id, "approve", "", sig); err != nil {
+			var ae *bridge.APIError
+			if ctx.Err() == nil && !(errors.As(err, &ae) && ae.Code == "SESSION_NOT_PENDING") {
+				rec.fail(err)
+			}
+			return
+		}
+		rec.add("decisionToSigned", time.Since(t1))
+	}
+	if poll {
+		for ctx.Err() == nil {
+			list, err := d.Sessions(ctx)
+			if err == nil {
+				for _, s := range list {
+					approve(s.ID)
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		return
+	}
+	last := ""
+	for ctx.Err() == nil {
+		events, _, err := d.Events(ctx, last)
+		if err != nil {
+			if ctx.Err() == nil {
+				rec.fail(err)
+				time.Sleep(100 * time.Millisecond)
+			}
+			continue
+		}
+		for ev := range events {
+			last = ev.ID
+			if ev.Session != nil && ev.Session.State == "pending" {
+				approve(ev.Session.ID)
+			}
+		}
+	}
+}
+
+// httpClient is shared by the relying-party workers: keep-alive connections, enough of them.
+func httpClient(conns int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = conns*2, conns*2
+	return &http.Client{Transport: t, Timeout: 2 * time.Minute}
+}
+
+func signingOpts(alg string) crypto.SignerOpts {
+	if alg == "RSASSA-PSS" {
+		return &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
+	}
+	return crypto.SHA256
+}

@@ -1,0 +1,195 @@
+package bench
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kyso-dev/kyso/keystore"
+	"github.com/kyso-dev/kyso/signing"
+	boltstore "github.com/kyso-dev/kyso/store/bbolt"
+)
+
+// Component is one kind of unavoidable work and what it costs on this machine.
+type Component struct {
+	Name           string  `json:"name"`
+	PerTransaction float64 `json:"perTransaction"` // how many a transaction needs
+	OpsPerSecond   float64 `json:"opsPerSecond"`   // measured with the whole machine
+	MsPerTx        float64 `json:"msPerTransaction"`
+}
+
+// Limit is the machine's limit for complete transactions: the work a transaction cannot
+// avoid, each part measured alone with every core, added up.
+type Limit struct {
+	Components            []Component `json:"components"`
+	TransactionsPerSecond float64     `json:"transactionsPerSecond"`
+}
+
+// measure runs op from workers goroutines for d and returns operations per second.
+func measure(d time.Duration, workers int, op func() error) (float64, error) {
+	var n atomic.Int64
+	var firstErr error
+	var once sync.Once
+	stop := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Go(func() {
+			for time.Now().Before(stop) {
+				if err := op(); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds(), firstErr
+}
+
+// MeasureLimit measures, in this process, the unavoidable work of one transaction with
+// documents digests signed by a keyAlg key: 3 device-signature verifications (two signed
+// requests and the decision), one key unwrap + parse + signature (and the server's check of
+// it) per document, 3 durable store writes at the store's best grouping, and 4 minimal HTTP
+// round trips on loopback (create, long-poll answer, device fetch, decision). dir is a
+// scratch directory.
+func MeasureLimit(ctx context.Context, keyAlg string, documents int, dir string, each time.Duration) (*Limit, error) {
+	if each == 0 {
+		each = 400 * time.Millisecond
+	}
+	cores := runtime.GOMAXPROCS(0)
+	lim := &Limit{}
+	add := func(name string, per float64, ops float64) {
+		lim.Components = append(lim.Components, Component{Name: name, PerTransaction: per, OpsPerSecond: ops, MsPerTx: per / ops * 1000})
+	}
+
+	// Device signature verification.
+	dk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	digest := sha256.Sum256([]byte("challenge"))
+	dsig, _ := ecdsa.SignASN1(rand.Reader, dk, digest[:])
+	ops, err := measure(each, cores, func() error {
+		if !ecdsa.VerifyASN1(&dk.PublicKey, digest[:], dsig) {
+			return fmt.Errorf("verify failed")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	add("device signature verify (ECDSA P-256)", 3, ops)
+
+	// Key unwrap, parse, user signature, and the server's check of it.
+	master, _, err := keystore.OpenLocalMaster(filepath.Join(dir, "limit-master.json"))
+	if err != nil {
+		return nil, err
+	}
+	kek, _, _, err := keystore.OpenKEK(filepath.Join(dir, "limit-kek.json"), master)
+	if err != nil {
+		return nil, err
+	}
+	ks := keystore.New(kek)
+	wrapped, pub, err := ks.GenerateKey(ctx, signing.KeyAlgorithm(keyAlg), "cred", "usr")
+	if err != nil {
+		return nil, err
+	}
+	signer, _ := ks.Signer(ctx, wrapped, "cred", "usr", pub)
+	ms := signer.(signing.MultiSigner)
+	digests := make([][]byte, documents)
+	for i := range digests {
+		digests[i] = digest[:]
+	}
+	alg := "ECDSA"
+	if signing.KeyAlgorithm(keyAlg).IsRSA() {
+		alg = "RSASSA-PSS"
+	}
+	opts := signingOpts(alg)
+	cert := &x509.Certificate{PublicKey: pub}
+	ops, err = measure(each, cores, func() error {
+		sigs, err := ms.SignDigests(digests, opts)
+		if err != nil {
+			return err
+		}
+		for _, s := range sigs {
+			if err := verify(cert, alg, digest[:], s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	add(fmt.Sprintf("key unwrap + parse + %d %s signature(s) + check", documents, keyAlg), 1, ops)
+
+	// Durable writes, grouped as the store groups them under concurrency.
+	st, err := boltstore.Open(filepath.Join(dir, "limit.db"), boltstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if err := st.CreateUser(ctx, &signing.User{ID: "usr", NationalID: "1", DisplayName: "x"}, signing.AuditRecord{}); err != nil {
+		return nil, err
+	}
+	const pool = 256
+	for i := range pool {
+		s := &signing.Session{ID: fmt.Sprint("ses_", i), UserID: "usr", State: signing.StatePending, CreatedAt: time.Now(),
+			ExpiresAt: time.Now().Add(time.Hour), Documents: []signing.Document{{Label: "a", Hash: digest[:]}}}
+		if _, _, err := st.CreateSession(ctx, s, signing.CreateSessionOptions{}, signing.AuditRecord{}); err != nil {
+			return nil, err
+		}
+	}
+	var next atomic.Int64
+	ops, err = measure(each, 128, func() error {
+		id := fmt.Sprint("ses_", next.Add(1)%pool)
+		_, err := st.UpdateSession(ctx, id, func(cur *signing.Session) (signing.AuditRecord, error) {
+			cur.CompletedAt = time.Now()
+			return signing.AuditRecord{Time: time.Now(), Actor: "bench", Action: "session.touched", Subject: id}, nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	add("durable store write (bbolt, grouped commits)", 3, ops)
+
+	// Minimal HTTP round trip on loopback with keep-alive.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"ses_x","state":"signed"}`)
+	}))
+	defer srv.Close()
+	hc := httpClient(64)
+	ops, err = measure(each, 64, func() error {
+		resp, err := hc.Get(srv.URL)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		return resp.Body.Close()
+	})
+	if err != nil {
+		return nil, err
+	}
+	add("HTTP round trip (loopback, keep-alive)", 4, ops)
+
+	var msPerTx float64
+	for _, c := range lim.Components {
+		msPerTx += c.MsPerTx
+	}
+	lim.TransactionsPerSecond = 1000 / msPerTx
+	return lim, nil
+}

@@ -1,0 +1,59 @@
+package bench
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat times (100 on Linux).
+const clockTicks = 100
+
+// processCPU returns the user+system CPU seconds the process has used.
+func processCPU(pid int) (float64, error) {
+	if pid == 0 {
+		return 0, errors.New("no process")
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name may hold spaces; fields start after the closing parenthesis.
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return 0, errors.New("bad /proc stat")
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("bad /proc stat")
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / clockTicks, nil
+}
+
+// processPeakRSS returns VmHWM, the peak resident set, in bytes.
+func processPeakRSS(pid int) (int64, error) { return procStatusKB(pid, "VmHWM:") }
+
+// processRSS returns VmRSS, the current resident set, in bytes.
+func processRSS(pid int) (int64, error) { return procStatusKB(pid, "VmRSS:") }
+
+func procStatusKB(pid int, field string) (int64, error) {
+	if pid == 0 {
+		return 0, errors.New("no process")
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, errors.New(field + " not found")
+}

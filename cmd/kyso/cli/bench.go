@@ -1,0 +1,236 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kyso-dev/kyso/bench"
+	"github.com/kyso-dev/kyso/cmd/kyso/app"
+)
+
+const benchUsage = `kyso bench [flags]          measure complete transactions
+kyso bench --hold [flags]   measure what pending sessions and open connections cost
+
+Without --server it starts its own kyso serve on a temporary data directory (and reads that
+process's CPU time and memory from /proc). Every run is bounded by --duration and/or
+--requests and stops by itself.
+`
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
+	server := fs.String("server", "", "an existing server (default: start one)")
+	tokenFile := fs.String("token-file", "", "admin operator token of --server")
+	workers := fs.Int("workers", 32, "relying-party workers")
+	devices := fs.Int("devices", 0, "simulated devices (users); default: as many as workers")
+	key := fs.String("key", "EC-P256", "key type: EC-P256, EC-P384, RSA-2048, RSA-3072")
+	docs := fs.Int("documents", 1, "documents per session")
+	duration := fs.Duration("duration", 10*time.Second, "how long to run")
+	requests := fs.Int("requests", 0, "stop after this many transactions (0: run for --duration)")
+	poll := fs.Bool("poll", false, "devices poll instead of following the event stream")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	hold := fs.Bool("hold", false, "hold pending sessions and connections instead, and report their memory")
+	pending := fs.Int("pending", 10000, "hold: pending sessions")
+	longPolls := fs.Int("long-polls", 1000, "hold: open long-polls")
+	streams := fs.Int("streams", 1000, "hold: open device event streams")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
+
+	url, token, pid := *server, "", 0
+	if url == "" {
+		child, err := startChild(ctx, stderr)
+		if err != nil {
+			return err
+		}
+		defer child.stop()
+		url, token, pid = child.url, child.token, child.pid
+		logf("started kyso serve (pid %d) at %s", pid, url)
+	} else {
+		if err := required(fs, "token-file"); err != nil {
+			return err
+		}
+		raw, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return fmt.Errorf("read operator token: %w", err)
+		}
+		token = strings.TrimSpace(string(raw))
+	}
+
+	if *hold {
+		rep, err := bench.Hold(ctx, bench.HoldConfig{Server: url, OperatorToken: token, PID: pid, Pending: *pending,
+			LongPolls: *longPolls, Streams: *streams, Logf: logf})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(stdout, rep)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "pending sessions\t%d\t%.0f bytes RSS each\n", rep.PendingSessions, rep.RSSPerPendingSessionBytes)
+		fmt.Fprintf(tw, "open long-polls + streams\t%d + %d\t%.0f bytes RSS each\n", rep.LongPolls, rep.Streams, rep.RSSPerConnectionBytes)
+		fmt.Fprintf(tw, "server RSS\t%s → %s → %s\t\n", mib(rep.BaselineRSSBytes), mib(rep.AfterPendingRSSBytes), mib(rep.AfterConnectionsRSSBytes))
+		tw.Flush()
+		return errorsExit(rep.Errors)
+	}
+
+	dir, err := os.MkdirTemp("", "kyso-bench-limit-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	logf("measuring this machine's limit for %s with %d document(s)", *key, *docs)
+	limit, err := bench.MeasureLimit(ctx, *key, *docs, dir, 0)
+	if err != nil {
+		return fmt.Errorf("measure limit: %w", err)
+	}
+	logf("running %d workers, %d devices", *workers, max(*devices, *workers))
+	rep, err := bench.Run(ctx, bench.Config{Server: url, OperatorToken: token, PID: pid, Workers: *workers, Devices: *devices,
+		KeyAlgorithm: *key, Documents: *docs, Duration: *duration, Requests: *requests, Poll: *poll, Logf: logf})
+	if err != nil {
+		return err
+	}
+	rep.Limit, rep.LimitTransactionsPerSecond = limit, limit.TransactionsPerSecond
+	if limit.TransactionsPerSecond > 0 {
+		rep.Ratio = rep.TransactionsPerSecond / limit.TransactionsPerSecond
+	}
+	if *asJSON {
+		if err := printJSON(stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		printReport(stdout, rep)
+	}
+	return errorsExit(rep.Errors)
+}
+
+func errorsExit(errs map[string]int) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(errs)
+	return fmt.Errorf("bench: the run had errors: %s", b)
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func printReport(w io.Writer, r *bench.Report) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "machine\t%d CPU, %s/%s\t\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(tw, "key, documents\t%s, %d\t\n", r.KeyAlgorithm, r.DocumentsPerSession)
+	fmt.Fprintf(tw, "transactions\t%d in %.1f s\t\n", r.Transactions, r.Seconds)
+	fmt.Fprintf(tw, "transactions/s\t%.1f\t(limit %.1f, ratio %.2f)\n", r.TransactionsPerSecond, r.LimitTransactionsPerSecond, r.Ratio)
+	fmt.Fprintf(tw, "server CPU per transaction\t%.2f ms\t\n", r.CPUSecondsPerTransaction*1000)
+	fmt.Fprintf(tw, "server peak RSS\t%s\t\n", mib(r.PeakRSSBytes))
+	fmt.Fprintf(tw, "\nlatency (ms)\tp50\tp95\tp99\tmax\n")
+	stages := make([]string, 0, len(r.StagesMs))
+	for s := range r.StagesMs {
+		stages = append(stages, s)
+	}
+	sort.Strings(stages)
+	for _, s := range stages {
+		l := r.StagesMs[s]
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\n", s, l.P50, l.P95, l.P99, l.Max)
+	}
+	if r.Limit != nil {
+		fmt.Fprintf(tw, "\nlimit: unavoidable work\tper tx\tops/s\tms/tx\n")
+		for _, c := range r.Limit.Components {
+			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.3f\n", c.Name, c.PerTransaction, c.OpsPerSecond, c.MsPerTx)
+		}
+	}
+	if len(r.Errors) > 0 {
+		fmt.Fprintf(tw, "\nerrors\t%v\t\n", r.Errors)
+	}
+	tw.Flush()
+}
+
+// child is a kyso serve started by the bench on a temporary data directory.
+type child struct {
+	cmd        *exec.Cmd
+	dir        string
+	url, token string
+	pid        int
+}
+
+func startChild(ctx context.Context, stderr io.Writer) (*child, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "kyso-bench-")
+	if err != nil {
+		return nil, err
+	}
+	data := filepath.Join(dir, "data")
+	cmd := exec.Command(exe, "serve", "--data", data, "--addr", "127.0.0.1:0",
+		"--rp-rate", "1000000", "--max-pending", "1000000", "--activation-rate", "1000000")
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start kyso serve: %w", err)
+	}
+	c := &child{cmd: cmd, dir: dir, pid: cmd.Process.Pid}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			var l struct{ Msg, Addr, Level string }
+			if json.Unmarshal(sc.Bytes(), &l) == nil {
+				if l.Msg == "kyso listening" {
+					addr <- l.Addr
+				}
+				if l.Level == "ERROR" {
+					fmt.Fprintf(stderr, "server: %s\n", sc.Bytes())
+				}
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		c.url = "http://" + a
+	case <-time.After(30 * time.Second):
+		c.stop()
+		return nil, errors.New("kyso serve did not start within 30 s")
+	case <-ctx.Done():
+		c.stop()
+		return nil, ctx.Err()
+	}
+	raw, err := os.ReadFile(filepath.Join(data, app.OperatorTokenFile))
+	if err != nil {
+		c.stop()
+		return nil, err
+	}
+	c.token = strings.TrimSpace(string(raw))
+	return c, nil
+}
+
+// stop ends the child gracefully (SIGTERM, then SIGKILL after 20 s) and removes its data.
+func (c *child) stop() {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		c.cmd.Process.Kill()
+		<-done
+	}
+	os.RemoveAll(c.dir)
+}
