@@ -174,8 +174,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for w := range cfg.Workers {
 		wg.Go(func() {
 			for i := 0; runCtx.Err() == nil; i++ {
+				// At the request count, start no more; transactions under way finish.
 				if cfg.Requests > 0 && started.Add(1) > int64(cfg.Requests) {
-					stop()
 					return
 				}
 				u := fx.users[(w+i*cfg.Workers)%len(fx.users)]

@@ -101,3 +101,15 @@ func TestVerifyDecision(t *testing.T) {
 		t.Fatalf("junk key: %v", err)
 	}
 }
+
+func BenchmarkChallenge(b *testing.B) {
+	f := sampleFields()
+	for range 9 {
+		f.Labels = append(f.Labels, "Quyết định.pdf")
+		f.Hashes = append(f.Hashes, make([]byte, 32))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		bridge.Challenge(f)
+	}
+}

@@ -38,7 +38,7 @@ func SignCallback(secret, body []byte, t time.Time) string {
 // SendCallback makes one delivery attempt; any 2xx answer is success.
 func (cs *CallbackSender) SendCallback(ctx context.Context, url string, s *signing.Session, c *signing.Credential, secret []byte) error {
 	var body bytes.Buffer
-	if err := jsonEncode(&body, sessionView(s, c)); err != nil {
+	if err := jsonEncode(&body, sessionView(s, c.Certificate, c.Chain)); err != nil {
 		return fmt.Errorf("encode callback: %w", err)
 	}
 	now := time.Now

@@ -144,11 +144,11 @@ func (s *Server) getSessionForOperator(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cred, err := s.svc.CredentialOf(ctx, sess)
+	cert, chain, err := s.svc.CertificateOf(ctx, sess)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, operatorSessionView(sess, cred))
+	return c.JSON(http.StatusOK, operatorSessionView(sess, cert, chain))
 }
 
 func (s *Server) listAudit(c *echo.Context) error {
@@ -270,11 +270,11 @@ func (s *Server) getSession(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cred, err := s.svc.CredentialOf(ctx, sess)
+	cert, chain, err := s.svc.CertificateOf(ctx, sess)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, sessionView(sess, cred))
+	return c.JSON(http.StatusOK, sessionView(sess, cert, chain))
 }
 
 func (s *Server) listCredentials(c *echo.Context) error {

@@ -105,7 +105,7 @@ type SessionJSON struct {
 	Error              *sessionErrorJSON `json:"error,omitempty"`
 }
 
-func sessionView(s *signing.Session, c *signing.Credential) SessionJSON {
+func sessionView(s *signing.Session, cert []byte, chain [][]byte) SessionJSON {
 	v := SessionJSON{ID: s.ID, State: string(s.State), VerificationCode: s.VerificationCode, CreatedAt: s.CreatedAt,
 		ExpiresAt: s.ExpiresAt, CompletedAt: s.CompletedAt, CredentialID: s.CredentialID,
 		HashAlgorithm: string(s.HashAlgorithm), SignatureAlgorithm: string(s.SignatureAlgorithm),
@@ -113,9 +113,7 @@ func sessionView(s *signing.Session, c *signing.Credential) SessionJSON {
 	for i, d := range s.Documents {
 		v.Documents[i] = documentJSON{Label: d.Label, Hash: d.Hash, Signature: d.Signature}
 	}
-	if c != nil {
-		v.Certificate, v.CertificateChain = c.Certificate, c.Chain
-	}
+	v.Certificate, v.CertificateChain = cert, chain
 	if s.Error != nil {
 		v.Error = &sessionErrorJSON{Code: s.Error.Code, Detail: s.Error.Detail}
 	}
@@ -149,8 +147,8 @@ type operatorSessionJSON struct {
 	Approval       *approvalJSON      `json:"approval,omitempty"`
 }
 
-func operatorSessionView(s *signing.Session, c *signing.Credential) operatorSessionJSON {
-	v := operatorSessionJSON{SessionJSON: sessionView(s, c), RelyingPartyID: s.RelyingPartyID, UserID: s.UserID, Deliveries: s.Deliveries}
+func operatorSessionView(s *signing.Session, cert []byte, chain [][]byte) operatorSessionJSON {
+	v := operatorSessionJSON{SessionJSON: sessionView(s, cert, chain), RelyingPartyID: s.RelyingPartyID, UserID: s.UserID, Deliveries: s.Deliveries}
 	if v.Deliveries == nil {
 		v.Deliveries = []signing.Delivery{}
 	}

@@ -78,6 +78,11 @@ type Service struct {
 
 	draining  chan struct{}
 	drainOnce sync.Once
+
+	// Caches of records every request needs (see ttlCache).
+	rpByKey   *ttlCache[*RelyingParty] // by API-key hash
+	devices   *ttlCache[*Device]       // active devices by id
+	certs     *ttlCache[certChain]     // certificates by credential id (immutable once set)
 	rewrapJob rewrapJob
 
 	bg       sync.WaitGroup
@@ -118,6 +123,8 @@ func NewService(store Store, keys Keys, issuer Issuer, notifier Notifier, approv
 	return &Service{
 		store: store, keys: keys, issuer: issuer, notifier: notifier, approvals: approvals,
 		cfg: cfg, log: cfg.Logger, started: cfg.Now(), hub: newHub(), events: newEvents(), draining: make(chan struct{}),
+		rpByKey: newTTLCache[*RelyingParty](30*time.Second, 10_000), devices: newTTLCache[*Device](2*time.Second, 100_000),
+		certs: newTTLCache[certChain](10*time.Minute, 100_000),
 		bgCtx: ctx, bgCancel: cancel,
 	}
 }
@@ -200,21 +207,39 @@ func (s *Service) AuthenticateOperator(ctx context.Context, token Secret) (*Oper
 
 // AuthenticateRelyingParty returns the relying party holding apiKey. Returns EUNAUTHENTICATED.
 func (s *Service) AuthenticateRelyingParty(ctx context.Context, apiKey Secret) (*RelyingParty, error) {
-	rp, err := s.store.RelyingPartyByKeyHash(ctx, apiKey.Hash())
+	h := apiKey.Hash()
+	now := s.cfg.Now()
+	if rp, ok := s.rpByKey.get(string(h), now); ok {
+		return rp, nil
+	}
+	rp, err := s.store.RelyingPartyByKeyHash(ctx, h)
 	if ErrorCode(err) == ENOTFOUND || (err == nil && !apiKey.MatchesHash(rp.APIKeyHash)) {
 		return nil, Errorf(EUNAUTHENTICATED, "unknown API key")
 	}
-	return rp, err
+	if err != nil {
+		return nil, err
+	}
+	s.rpByKey.put(string(h), rp, now)
+	return rp, nil
 }
 
 // AuthenticateDevice returns the active device with id. Returns EUNAUTHENTICATED if the
-// device is unknown or revoked.
+// device is unknown or revoked. A revocation made by this process applies at once; one made
+// by another process within 2 seconds.
 func (s *Service) AuthenticateDevice(ctx context.Context, id string) (*Device, error) {
+	now := s.cfg.Now()
+	if d, ok := s.devices.get(id, now); ok {
+		return d, nil
+	}
 	d, err := s.store.Device(ctx, id)
 	if ErrorCode(err) == ENOTFOUND || (err == nil && d.Status != DeviceActive) {
 		return nil, Errorf(EUNAUTHENTICATED, "unknown or revoked device")
 	}
-	return d, err
+	if err != nil {
+		return nil, err
+	}
+	s.devices.put(id, d, now)
+	return d, nil
 }
 
 // TouchDevice records that an authenticated device was seen, at most once a minute.
@@ -223,6 +248,7 @@ func (s *Service) TouchDevice(ctx context.Context, d *Device) (*Device, error) {
 	if now.Sub(d.LastSeenAt) < time.Minute {
 		return d, nil
 	}
+	defer s.devices.drop(d.ID)
 	return s.store.UpdateDevice(ctx, d.ID, func(d *Device) error {
 		d.LastSeenAt = now
 		return nil
@@ -364,6 +390,8 @@ func (s *Service) RevokeDevice(ctx context.Context, op *Operator, deviceID, reas
 		return nil, Errorf(EINVALID, "reason is longer than 200 characters")
 	}
 	now := s.cfg.Now().UTC()
+	s.devices.drop(deviceID)
+	defer s.devices.drop(deviceID) // and again, in case a request cached it meanwhile
 	return s.store.UpdateDevice(ctx, deviceID, func(d *Device) error {
 		if d.Status == DeviceRevoked {
 			return nil
@@ -497,6 +525,7 @@ func (s *Service) SetPushToken(ctx context.Context, dev *Device, token PushToken
 	if len(token) > 4096 {
 		return nil, Errorf(EINVALID, "pushToken is too long")
 	}
+	defer s.devices.drop(dev.ID)
 	return s.store.UpdateDevice(ctx, dev.ID, func(d *Device) error {
 		if d.Status != DeviceActive {
 			return Errorf(EUNAUTHENTICATED, "device is revoked")

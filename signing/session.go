@@ -630,9 +630,27 @@ func (s *Service) deliverCallback(ctx context.Context, sess *Session) {
 	}
 }
 
-// CredentialOf returns the credential a session signs with.
-func (s *Service) CredentialOf(ctx context.Context, sess *Session) (*Credential, error) {
-	return s.store.Credential(ctx, sess.CredentialID)
+// certChain is a credential's certificate and chain, for views.
+type certChain struct {
+	cert  []byte
+	chain [][]byte
+}
+
+// CertificateOf returns the certificate and chain of the credential a session signs with,
+// for showing it (not for deciding whether it may sign: that reads the store).
+func (s *Service) CertificateOf(ctx context.Context, sess *Session) (cert []byte, chain [][]byte, err error) {
+	now := s.cfg.Now()
+	if cc, ok := s.certs.get(sess.CredentialID, now); ok {
+		return cc.cert, cc.chain, nil
+	}
+	c, err := s.store.Credential(ctx, sess.CredentialID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(c.Certificate) > 0 { // once set, a certificate never changes
+		s.certs.put(c.ID, certChain{c.Certificate, c.Chain}, now)
+	}
+	return c.Certificate, c.Chain, nil
 }
 
 // SubscribeEvents subscribes a device to its user's session events. If lastEventID is still

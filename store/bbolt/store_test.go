@@ -2,7 +2,9 @@ package boltstore_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,4 +68,34 @@ func TestSecondOpenIsRefusedWhileLocked(t *testing.T) {
 	if _, err := boltstore.Open(path, boltstore.Options{Timeout: 50 * time.Millisecond}); err == nil {
 		t.Fatal("a second process must not open the same store")
 	}
+}
+
+// BenchmarkTransition is one durable compare-and-set of a session, from many goroutines
+// (grouped commits).
+func BenchmarkTransition(b *testing.B) {
+	s, err := boltstore.Open(filepath.Join(b.TempDir(), "kyso.db"), boltstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	s.CreateUser(ctx, &signing.User{ID: "usr", NationalID: "1", DisplayName: "x"}, signing.AuditRecord{})
+	for i := range 64 {
+		sess := &signing.Session{ID: fmt.Sprint("ses_", i), UserID: "usr", State: signing.StatePending, ExpiresAt: time.Now().Add(time.Hour)}
+		s.CreateSession(ctx, sess, signing.CreateSessionOptions{}, signing.AuditRecord{})
+	}
+	var n atomic.Int64
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := fmt.Sprint("ses_", n.Add(1)%64)
+			_, err := s.UpdateSession(ctx, id, func(cur *signing.Session) (signing.AuditRecord, error) {
+				cur.CompletedAt = time.Now()
+				return signing.AuditRecord{Action: "session.touched", Subject: id}, nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

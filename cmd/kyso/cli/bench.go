@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,6 +47,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	pending := fs.Int("pending", 10000, "hold: pending sessions")
 	longPolls := fs.Int("long-polls", 1000, "hold: open long-polls")
 	streams := fs.Int("streams", 1000, "hold: open device event streams")
+	serverPprof := fs.String("server-pprof", "", "start the server with --pprof on this address, to profile it during the run")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -53,7 +55,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	url, token, pid := *server, "", 0
 	if url == "" {
-		child, err := startChild(ctx, stderr)
+		child, err := startChild(ctx, stderr, *serverPprof)
 		if err != nil {
 			return err
 		}
@@ -166,7 +168,7 @@ type child struct {
 	pid        int
 }
 
-func startChild(ctx context.Context, stderr io.Writer) (*child, error) {
+func startChild(ctx context.Context, stderr io.Writer, pprofAddr string) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -176,8 +178,12 @@ func startChild(ctx context.Context, stderr io.Writer) (*child, error) {
 		return nil, err
 	}
 	data := filepath.Join(dir, "data")
-	cmd := exec.Command(exe, "serve", "--data", data, "--addr", "127.0.0.1:0",
-		"--rp-rate", "1000000", "--max-pending", "1000000", "--activation-rate", "1000000")
+	args := []string{"serve", "--data", data, "--addr", "127.0.0.1:0",
+		"--rp-rate", "1000000", "--max-pending", "1000000", "--activation-rate", "1000000"}
+	if pprofAddr != "" {
+		args = append(args, "--pprof", pprofAddr)
+	}
+	cmd := exec.Command(exe, args...)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -189,16 +195,18 @@ func startChild(ctx context.Context, stderr io.Writer) (*child, error) {
 	c := &child{cmd: cmd, dir: dir, pid: cmd.Process.Pid}
 	addr := make(chan string, 1)
 	go func() {
+		// Cheap on purpose: this goroutine shares the machine with the server it measures.
 		sc := bufio.NewScanner(pipe)
 		for sc.Scan() {
-			var l struct{ Msg, Addr, Level string }
-			if json.Unmarshal(sc.Bytes(), &l) == nil {
-				if l.Msg == "kyso listening" {
+			line := sc.Bytes()
+			switch {
+			case bytes.Contains(line, []byte(`"msg":"kyso listening"`)):
+				var l struct{ Addr string }
+				if json.Unmarshal(line, &l) == nil {
 					addr <- l.Addr
 				}
-				if l.Level == "ERROR" {
-					fmt.Fprintf(stderr, "server: %s\n", sc.Bytes())
-				}
+			case bytes.Contains(line, []byte(`"level":"ERROR"`)):
+				fmt.Fprintf(stderr, "server: %s\n", line)
 			}
 		}
 	}()

@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/kyso-dev/kyso/cmd/kyso/app"
 	"github.com/kyso-dev/kyso/keystore"
@@ -33,6 +37,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	maxPending := fs.Int("max-pending", 5, "most unanswered signing requests per user")
 	rpRate := fs.Int("rp-rate", 50, "signature requests per second per relying party (burst of the same size)")
 	activationRate := fs.Int("activation-rate", 10, "activation attempts per minute per client address")
+	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this separate address (e.g. 127.0.0.1:6060); off by default")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -59,7 +64,30 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if *fcmCreds != "" || *fcmProject != "" || *fcmEndpoint != "" || os.Getenv("GOOGLE_APPLICATION_CREDENTIALS") != "" {
 		cfg.FCM = &fcm.Config{CredentialsFile: *fcmCreds, ProjectID: *fcmProject, Endpoint: *fcmEndpoint}
 	}
+	if *pprofAddr != "" {
+		stop, err := servePprof(*pprofAddr, stderr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	return app.New(cfg).Run(ctx)
+}
+
+// servePprof serves net/http/pprof on its own listener, never on the API's.
+func servePprof(addr string, stderr io.Writer) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	fmt.Fprintf(stderr, "pprof on http://%s/debug/pprof/\n", ln.Addr())
+	return func() { srv.Close() }, nil
 }
 
 // masterFlags are the flags that locate the master key, shared by serve and kek rotate-master.

@@ -1,0 +1,55 @@
+package tests
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/kyso-dev/kyso/bench"
+	"github.com/kyso-dev/kyso/cmd/kyso/app"
+)
+
+func withBenchLimits(c *app.Config) {
+	c.SessionsPerSecond = 1_000_000
+	c.MaxPendingPerUser = 1_000_000
+	c.ActivationsPerMinute = 1_000_000
+}
+
+// TestBenchCountsOnlyVerifiedTransactions: a short run counts exactly the transactions it
+// asked for, each completed and its signature verified; no timing is asserted.
+func TestBenchCountsOnlyVerifiedTransactions(t *testing.T) {
+	e := startEnv(t, withBenchLimits)
+	rep, err := bench.Run(context.Background(), bench.Config{Server: e.url, OperatorToken: e.opToken, Workers: 4, Devices: 4,
+		Requests: 20, Duration: time.Minute})
+	must(t, err)
+	if rep.Transactions != 20 || len(rep.Errors) != 0 {
+		t.Fatalf("%d transactions, errors %v", rep.Transactions, rep.Errors)
+	}
+	for _, stage := range []string{"create", "deviceFetch", "decisionToSigned", "endToEnd"} {
+		if rep.StagesMs[stage].N == 0 {
+			t.Errorf("no %s latencies", stage)
+		}
+	}
+	if rep.StagesMs["endToEnd"].N != 20 || rep.LatencyMs.Max <= 0 {
+		t.Fatalf("end-to-end latencies %+v", rep.StagesMs["endToEnd"])
+	}
+	lim, err := bench.MeasureLimit(context.Background(), "EC-P256", 1, t.TempDir(), 30*time.Millisecond)
+	must(t, err)
+	if lim.TransactionsPerSecond <= 0 || len(lim.Components) != 6 {
+		t.Fatalf("limit %+v", lim)
+	}
+}
+
+func TestBenchHoldSmall(t *testing.T) {
+	e := startEnv(t, withBenchLimits)
+	rep, err := bench.Hold(context.Background(), bench.HoldConfig{Server: e.url, OperatorToken: e.opToken, PID: os.Getpid(),
+		Pending: 20, LongPolls: 5, Streams: 4})
+	must(t, err)
+	if rep.PendingSessions != 20 || rep.LongPolls != 5 || rep.Streams != 4 || len(rep.Errors) != 0 {
+		t.Fatalf("hold %+v", rep)
+	}
+	if rep.BaselineRSSBytes <= 0 || rep.AfterPendingRSSBytes <= 0 || rep.AfterConnectionsRSSBytes <= 0 {
+		t.Fatalf("RSS figures %+v", rep)
+	}
+}
