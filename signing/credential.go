@@ -1,6 +1,7 @@
 package signing
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -126,6 +127,15 @@ func (s *Service) ImportCertificate(ctx context.Context, op *Operator, id string
 // Usable returns nil if c may sign at now, else the code that says why not:
 // ECREDENTIALREVOKED, ECREDENTIALSUSPENDED, ECREDENTIALEXPIRED, ENOACTIVECREDENTIAL.
 func (c *Credential) Usable(now time.Time) error {
+	cert, err := x509.ParseCertificate(c.Certificate)
+	if err != nil {
+		cert = nil
+	}
+	return c.usable(now, cert)
+}
+
+// usable is Usable with the certificate already parsed (nil if it does not parse).
+func (c *Credential) usable(now time.Time, cert *x509.Certificate) error {
 	switch c.Status {
 	case CredentialRevoked:
 		return Errorf(ECREDENTIALREVOKED, "the credential was revoked and its key destroyed")
@@ -137,8 +147,7 @@ func (c *Credential) Usable(now time.Time) error {
 	default:
 		return Errorf(ENOACTIVECREDENTIAL, "the credential is %s", c.Status)
 	}
-	cert, err := x509.ParseCertificate(c.Certificate)
-	if err != nil {
+	if cert == nil {
 		return Errorf(ENOACTIVECREDENTIAL, "the credential's certificate is unreadable")
 	}
 	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
@@ -193,4 +202,28 @@ func (s *Service) RevokeCredential(ctx context.Context, op *Operator, id, reason
 	}
 	s.log.Info("credential revoked; its key is destroyed", "credential", id)
 	return c, nil
+}
+
+// parsedCertificate returns c's certificate parsed, from a cache keyed by credential id: a
+// certificate never changes once set, so it is parsed once, not at every transaction.
+func (s *Service) parsedCertificate(c *Credential) (*x509.Certificate, error) {
+	now := s.cfg.Now()
+	if cert, ok := s.parsed.get(c.ID, now); ok && bytes.Equal(cert.Raw, c.Certificate) {
+		return cert, nil
+	}
+	cert, err := x509.ParseCertificate(c.Certificate)
+	if err != nil {
+		return nil, err
+	}
+	s.parsed.put(c.ID, cert, now)
+	return cert, nil
+}
+
+// usableNow is Usable with the cached parse.
+func (s *Service) usableNow(c *Credential) error {
+	cert, err := s.parsedCertificate(c)
+	if err != nil {
+		cert = nil
+	}
+	return c.usable(s.cfg.Now(), cert)
 }

@@ -83,6 +83,7 @@ type Service struct {
 	rpByKey   *ttlCache[*RelyingParty] // by API-key hash
 	devices   *ttlCache[*Device]       // active devices by id
 	certs     *ttlCache[certChain]     // certificates by credential id (immutable once set)
+	parsed    *ttlCache[*x509.Certificate]
 	rewrapJob rewrapJob
 
 	bg       sync.WaitGroup
@@ -124,7 +125,7 @@ func NewService(store Store, keys Keys, issuer Issuer, notifier Notifier, approv
 		store: store, keys: keys, issuer: issuer, notifier: notifier, approvals: approvals,
 		cfg: cfg, log: cfg.Logger, started: cfg.Now(), hub: newHub(), events: newEvents(), draining: make(chan struct{}),
 		rpByKey: newTTLCache[*RelyingParty](30*time.Second, 10_000), devices: newTTLCache[*Device](2*time.Second, 100_000),
-		certs: newTTLCache[certChain](10*time.Minute, 100_000),
+		certs: newTTLCache[certChain](10*time.Minute, 100_000), parsed: newTTLCache[*x509.Certificate](10*time.Minute, 100_000),
 		bgCtx: ctx, bgCancel: cancel,
 	}
 }

@@ -3,7 +3,6 @@ package signing
 import (
 	"context"
 	"crypto"
-	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -84,13 +83,12 @@ func (s *Service) pickCredential(ctx context.Context, u *User, id string) (*Cred
 	if err != nil {
 		return nil, err
 	}
-	now := s.cfg.Now()
 	for i := len(creds) - 1; i >= 0; i-- {
 		c := creds[i]
 		switch {
 		case id != "" && c.ID == id:
-			return c, c.Usable(now) // says why a named credential cannot sign
-		case id == "" && c.Usable(now) == nil:
+			return c, s.usableNow(c) // says why a named credential cannot sign
+		case id == "" && s.usableNow(c) == nil:
 			return c, nil
 		}
 	}
@@ -463,10 +461,10 @@ func (s *Service) signDigests(ctx context.Context, sess *Session) ([][]byte, err
 	if err != nil {
 		return nil, fmt.Errorf("load credential %s: %w", sess.CredentialID, err)
 	}
-	if err := cred.Usable(s.cfg.Now()); err != nil {
+	if err := s.usableNow(cred); err != nil {
 		return nil, err // checked again at the moment of signing: it may have changed since
 	}
-	cert, err := x509.ParseCertificate(cred.Certificate)
+	cert, err := s.parsedCertificate(cred)
 	if err != nil {
 		return nil, fmt.Errorf("parse certificate of credential %s: %w", cred.ID, err)
 	}
