@@ -20,19 +20,16 @@ func Example() {
 	defer srv.Close()
 	ctx := context.Background()
 
-	// A registration officer enrols the citizen and the portal (operator API).
-	op := apiclient.New(srv.URL, srv.OperatorToken)
-	var rp struct{ APIKey string }
-	var user struct{ ID string }
-	var code struct{ Code string }
-	op.Do(ctx, "POST", "/admin/v1/relying-parties", map[string]string{"name": "Cổng dịch vụ công"}, &rp, nil)
-	op.Do(ctx, "POST", "/admin/v1/users", map[string]string{"nationalId": "001099012345", "displayName": "Nguyễn Văn A"}, &user, nil)
-	op.Do(ctx, "POST", "/admin/v1/users/"+user.ID+"/credentials", nil, nil, nil)
-	op.Do(ctx, "POST", "/admin/v1/users/"+user.ID+"/activation-codes", nil, &code, nil)
-	phone, _ := client.Enroll(ctx, srv.URL, code.Code, client.EnrollOptions{Platform: "android"})
+	// A registration officer has enrolled the citizen and the portal; the citizen's phone
+	// is activated.
+	citizen, err := srv.NewCitizen(ctx, "001099012345", "Nguyễn Văn A")
+	if err != nil {
+		panic(err)
+	}
+	phone, _ := client.Enroll(ctx, srv.URL, citizen.ActivationCode, client.EnrollOptions{Platform: "android"})
 
 	// The portal asks for a signature of the form's digest.
-	portal := apiclient.New(srv.URL, rp.APIKey)
+	portal := apiclient.New(srv.URL, citizen.APIKey)
 	digest := sha256.Sum256([]byte("Tờ khai đăng ký thường trú"))
 	sess, _ := portal.CreateSignature(ctx, apiclient.SignatureRequest{
 		NationalID: "001099012345", HashAlgorithm: "SHA-256", DisplayText: "Ký tờ khai",

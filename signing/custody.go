@@ -61,36 +61,51 @@ func (s *Service) rotation() (KeyRotation, error) {
 	return s.cfg.Rotation, nil
 }
 
+// eachPage calls fn for every record that list returns, batch by batch, in id order; after
+// each batch it calls done (if set).
+func eachPage[T any](ctx context.Context, batch int, list func(ctx context.Context, after string, limit int) ([]*T, error),
+	id func(*T) string, fn func(*T) error, done func()) error {
+	for after := ""; ; {
+		page, err := list(ctx, after, batch)
+		if err != nil {
+			return err
+		}
+		for _, rec := range page {
+			after = id(rec)
+			if err := fn(rec); err != nil {
+				return err
+			}
+		}
+		if done != nil {
+			done()
+		}
+		if len(page) < batch {
+			return nil
+		}
+	}
+}
+
+func credentialID(c *Credential) string      { return c.ID }
+func relyingPartyID(rp *RelyingParty) string { return rp.ID }
+
 // forEachBlob calls fn with every wrapped blob the service knows of: credentials' keys,
 // relying parties' sealed secrets and the key holders' keys.
 func (s *Service) forEachBlob(ctx context.Context, fn func(blob []byte)) error {
-	for after := ""; ; {
-		page, err := s.store.ListCredentials(ctx, after, 500)
-		if err != nil {
-			return err
+	err := eachPage(ctx, 500, s.store.ListCredentials, credentialID, func(c *Credential) error {
+		if len(c.WrappedKey) > 0 {
+			fn(c.WrappedKey)
 		}
-		for _, c := range page {
-			after = c.ID
-			if len(c.WrappedKey) > 0 {
-				fn(c.WrappedKey)
-			}
-		}
-		if len(page) < 500 {
-			break
-		}
+		return nil
+	}, nil)
+	if err != nil {
+		return err
 	}
-	for after := ""; ; {
-		page, err := s.store.ListRelyingParties(ctx, after, 500)
-		if err != nil {
-			return err
-		}
-		for _, rp := range page {
-			after = rp.ID
-			fn(rp.SealedCallbackSecret)
-		}
-		if len(page) < 500 {
-			break
-		}
+	err = eachPage(ctx, 500, s.store.ListRelyingParties, relyingPartyID, func(rp *RelyingParty) error {
+		fn(rp.SealedCallbackSecret)
+		return nil
+	}, nil)
+	if err != nil {
+		return err
 	}
 	for _, h := range s.cfg.KeyHolders {
 		for _, b := range h.WrappedKeys() {
@@ -231,74 +246,60 @@ func (s *Service) Rewrap(ctx context.Context, batch int, progress func(checked, 
 			progress(checked, rewrapped)
 		}
 	}
-	for after := ""; ; {
-		page, err := s.store.ListCredentials(ctx, after, batch)
+	err = eachPage(ctx, batch, s.store.ListCredentials, credentialID, func(c *Credential) error {
+		checked++
+		if len(c.WrappedKey) == 0 {
+			return nil
+		}
+		out, changed, err := rot.Rewrap(c.WrappedKey, c.ID, c.UserID)
 		if err != nil {
-			return rewrapped, err
+			return fmt.Errorf("rewrap credential %s: %w", c.ID, err)
 		}
-		for _, c := range page {
-			after = c.ID
-			checked++
-			if len(c.WrappedKey) == 0 {
-				continue
-			}
-			out, changed, err := rot.Rewrap(c.WrappedKey, c.ID, c.UserID)
-			if err != nil {
-				return rewrapped, fmt.Errorf("rewrap credential %s: %w", c.ID, err)
-			}
-			if !changed {
-				continue
-			}
-			old := c.WrappedKey
-			_, err = s.store.UpdateCredential(ctx, c.ID, func(cur *Credential) error {
-				if !bytes.Equal(cur.WrappedKey, old) {
-					return errUnchanged // shredded or re-wrapped meanwhile
-				}
-				cur.WrappedKey = out
-				return nil
-			}, AuditRecord{})
-			if err != nil && !isUnchanged(err) {
-				return rewrapped, err
-			}
-			rewrapped++
+		if !changed {
+			return nil
 		}
-		report()
-		if len(page) < batch {
-			break
+		old := c.WrappedKey
+		_, err = s.store.UpdateCredential(ctx, c.ID, func(cur *Credential) error {
+			if !bytes.Equal(cur.WrappedKey, old) {
+				return errUnchanged // shredded or re-wrapped meanwhile
+			}
+			cur.WrappedKey = out
+			return nil
+		}, AuditRecord{})
+		if err != nil && !isUnchanged(err) {
+			return err
 		}
+		rewrapped++
+		return nil
+	}, report)
+	if err != nil {
+		return rewrapped, err
 	}
-	for after := ""; ; {
-		page, err := s.store.ListRelyingParties(ctx, after, batch)
+	err = eachPage(ctx, batch, s.store.ListRelyingParties, relyingPartyID, func(rp *RelyingParty) error {
+		checked++
+		out, changed, err := rot.Reseal(rp.SealedCallbackSecret, "callback-secret:"+rp.ID)
 		if err != nil {
-			return rewrapped, err
+			return fmt.Errorf("reseal relying party %s: %w", rp.ID, err)
 		}
-		for _, rp := range page {
-			after = rp.ID
-			checked++
-			out, changed, err := rot.Reseal(rp.SealedCallbackSecret, "callback-secret:"+rp.ID)
-			if err != nil {
-				return rewrapped, fmt.Errorf("reseal relying party %s: %w", rp.ID, err)
-			}
-			if !changed {
-				continue
-			}
-			old := rp.SealedCallbackSecret
-			_, err = s.store.UpdateRelyingParty(ctx, rp.ID, func(cur *RelyingParty) error {
-				if !bytes.Equal(cur.SealedCallbackSecret, old) {
-					return errUnchanged
-				}
-				cur.SealedCallbackSecret = out
-				return nil
-			}, AuditRecord{})
-			if err != nil && !isUnchanged(err) {
-				return rewrapped, err
-			}
-			rewrapped++
+		if !changed {
+			return nil
 		}
-		report()
-		if len(page) < batch {
-			break
+		old := rp.SealedCallbackSecret
+		_, err = s.store.UpdateRelyingParty(ctx, rp.ID, func(cur *RelyingParty) error {
+			if !bytes.Equal(cur.SealedCallbackSecret, old) {
+				return errUnchanged
+			}
+			cur.SealedCallbackSecret = out
+			return nil
+		}, AuditRecord{})
+		if err != nil && !isUnchanged(err) {
+			return err
 		}
+		rewrapped++
+		return nil
+	}, report)
+	if err != nil {
+		return rewrapped, err
 	}
 	for _, h := range s.cfg.KeyHolders {
 		n, err := h.RewrapHeld(ctx, rot)
