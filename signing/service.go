@@ -86,6 +86,9 @@ type Service struct {
 	parsed    *ttlCache[*x509.Certificate]
 	rewrapJob rewrapJob
 
+	callbacksMu sync.Mutex
+	callbacks   map[string]bool // sessions whose callback this process is delivering
+
 	bg       sync.WaitGroup
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
@@ -123,7 +126,7 @@ func NewService(store Store, keys Keys, issuer Issuer, notifier Notifier, approv
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{
 		store: store, keys: keys, issuer: issuer, notifier: notifier, approvals: approvals,
-		cfg: cfg, log: cfg.Logger, started: cfg.Now(), hub: newHub(), events: newEvents(), draining: make(chan struct{}),
+		cfg: cfg, log: cfg.Logger, started: cfg.Now(), hub: newHub(), events: newEvents(), draining: make(chan struct{}), callbacks: map[string]bool{},
 		rpByKey: newTTLCache[*RelyingParty](30*time.Second, 10_000), devices: newTTLCache[*Device](2*time.Second, 100_000),
 		certs: newTTLCache[certChain](10*time.Minute, 100_000), parsed: newTTLCache[*x509.Certificate](10*time.Minute, 100_000),
 		bgCtx: ctx, bgCancel: cancel,

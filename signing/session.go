@@ -532,9 +532,28 @@ var errUnchanged = Errorf(ESESSIONNOTPENDING, "unchanged")
 func (s *Service) finished(sess *Session) {
 	s.hub.publish(sess.ID)
 	s.events.publish(sess.UserID, EventSessionUpdated, sess)
-	if sess.State.Final() && sess.CallbackURL != "" && !sess.CallbackDelivered && s.cfg.CallbackSender != nil {
-		s.background(func(ctx context.Context) { s.deliverCallback(ctx, sess) })
+	_ = s.startCallback(sess)
+}
+
+// startCallback delivers an owed callback in the background, unless this process already
+// is; it reports whether it started one.
+func (s *Service) startCallback(sess *Session) bool {
+	if !sess.CallbackOwed() || s.cfg.CallbackSender == nil {
+		return false
 	}
+	s.callbacksMu.Lock()
+	defer s.callbacksMu.Unlock()
+	if s.callbacks[sess.ID] {
+		return false
+	}
+	s.callbacks[sess.ID] = true
+	s.background(func(ctx context.Context) {
+		s.deliverCallback(ctx, sess)
+		s.callbacksMu.Lock()
+		delete(s.callbacks, sess.ID)
+		s.callbacksMu.Unlock()
+	})
+	return true
 }
 
 // Sweep expires pending sessions whose time is up and completes approved sessions whose
@@ -552,6 +571,11 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		case sess.State == StateApproved && sess.Approval != nil && sess.Approval.At.Before(s.started):
 			// Approved by the user before this process started: its signing never finished.
 			_, err = s.sign(ctx, sess)
+		case sess.CallbackOwed() && sess.CompletedAt.Before(s.started):
+			// Finished before this process started, and its callback was never delivered.
+			if !s.startCallback(sess) {
+				continue
+			}
 		default:
 			continue
 		}
@@ -607,8 +631,15 @@ func (s *Service) deliverCallback(ctx context.Context, sess *Session) {
 		if err == nil {
 			break
 		}
-		if time.Now().Add(backoff).After(deadline) {
+		if time.Now().Add(backoff).After(deadline) || !time.Now().Before(sess.CompletedAt.Add(s.cfg.CallbackRetryFor)) {
 			s.log.Warn("callback abandoned; the relying party can still read the session", "session", sess.ID, "attempts", attempt, "error", err)
+			_, err = s.store.UpdateSession(context.WithoutCancel(ctx), sess.ID, func(cur *Session) (AuditRecord, error) {
+				cur.CallbackAbandoned = true
+				return s.audit("system", "session.callback_abandoned", cur.ID, fmt.Sprintf("attempts=%d", attempt)), nil
+			})
+			if err != nil {
+				s.log.Error("callback: record abandonment", "session", sess.ID, "error", err)
+			}
 			return
 		}
 		s.log.Info("callback failed; will retry", "session", sess.ID, "attempt", attempt, "retryIn", backoff, "error", err)

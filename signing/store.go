@@ -102,8 +102,9 @@ type SessionStore interface {
 	UpdateSession(ctx context.Context, id string, fn func(*Session) (AuditRecord, error)) (*Session, error)
 	// OpenSessionsByUser returns the user's sessions that are pending, oldest first.
 	OpenSessionsByUser(ctx context.Context, userID string) ([]*Session, error)
-	// SessionsDue returns up to limit non-final sessions that need the sweeper: pending ones
-	// that expired at or before now, and approved ones (an interrupted signing).
+	// SessionsDue returns up to limit sessions that need the sweeper: pending ones that
+	// expired at or before now, approved ones (an interrupted signing), and final ones whose
+	// callback is still owed (see Session.CallbackOwed).
 	SessionsDue(ctx context.Context, now time.Time, limit int) ([]*Session, error)
 }
 

@@ -245,12 +245,18 @@ type Session struct {
 	Error              *SessionError      `json:"error,omitempty"`
 	Approval           *Approval          `json:"approval,omitempty"`
 	CallbackDelivered  bool               `json:"callbackDelivered,omitempty"`
+	CallbackAbandoned  bool               `json:"callbackAbandoned,omitempty"` // retries spent
 	// Interaction is "" (the device shows the code) or InteractionCodeChoice.
 	Interaction string `json:"interaction,omitempty"`
 	// CodeChoices are the three codes shown, in order, in the code-choice interaction.
 	CodeChoices []string `json:"codeChoices,omitempty"`
 	// Deliveries record how each wake-up went, per device.
 	Deliveries []Delivery `json:"deliveries,omitempty"`
+}
+
+// CallbackOwed reports whether the session is final and its callback still has to be sent.
+func (s *Session) CallbackOwed() bool {
+	return s.State.Final() && s.CallbackURL != "" && !s.CallbackDelivered && !s.CallbackAbandoned
 }
 
 // InteractionCodeChoice makes the device show three codes; the user must pick the one the

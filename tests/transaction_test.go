@@ -381,3 +381,44 @@ func TestLongPollOutlivesReadTimeout(t *testing.T) {
 	}
 	t.Fatal("the event stream ended before the decision (cut by the read timeout)")
 }
+
+// TestCallbackSurvivesRestart: the server stops while the relying party's receiver is down;
+// after the restart the owed callback is delivered, once.
+func TestCallbackSurvivesRestart(t *testing.T) {
+	e := startEnv(t)
+	rp, _ := e.newRP("Portal")
+	s := e.newSigner("001", "EC-P256")
+	var mu sync.Mutex
+	up, attempts, delivered := false, 0, 0
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts++
+		if !up {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		delivered++
+	}))
+	t.Cleanup(recv.Close)
+	ctx := context.Background()
+	req := request(s, "SHA-256", "", digests(1, "SHA-256"))
+	req.CallbackURL = recv.URL
+	sess, err := rp.CreateSignature(ctx, req, "")
+	must(t, err)
+	_, err = s.dev.Decide(ctx, sess.ID, true, "")
+	must(t, err)
+	waitFor(t, "a failed callback attempt", func() bool { mu.Lock(); defer mu.Unlock(); return attempts > 0 })
+	e.stop()
+	mu.Lock()
+	up = true
+	mu.Unlock()
+	e.start()
+	waitFor(t, "the callback after the restart", func() bool { mu.Lock(); defer mu.Unlock(); return delivered > 0 })
+	time.Sleep(200 * time.Millisecond) // the sweeper runs every 20 ms: time for a wrong second delivery
+	mu.Lock()
+	defer mu.Unlock()
+	if delivered != 1 {
+		t.Fatalf("%d deliveries after the restart; want exactly one", delivered)
+	}
+}

@@ -552,7 +552,8 @@ type idemRecord struct {
 }
 
 // dueKeys returns the sweeper-index keys of a session: pending sessions sort by expiry;
-// approved ones (signing in progress or interrupted) sort first, at time zero.
+// approved ones (signing in progress or interrupted) and final ones owing a callback sort
+// first, at time zero.
 func dueKeys(sess *signing.Session) (pending, approved []byte) {
 	pending = binary.BigEndian.AppendUint64(nil, uint64(sess.ExpiresAt.UnixNano()))
 	approved = binary.BigEndian.AppendUint64(nil, 0)
@@ -576,10 +577,10 @@ func index(tx *bolt.Tx, sess *signing.Session) error {
 			return err
 		}
 	}
-	switch sess.State {
-	case signing.StatePending:
+	switch {
+	case sess.State == signing.StatePending:
 		return due.Put(pendingKey, nil)
-	case signing.StateApproved:
+	case sess.State == signing.StateApproved, sess.CallbackOwed():
 		return due.Put(approvedKey, nil)
 	}
 	return nil
