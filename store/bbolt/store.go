@@ -565,7 +565,9 @@ func index(tx *bolt.Tx, sess *signing.Session) error {
 	open := ordered(sess.UserID, sess.CreatedAt, sess.ID)
 	pendingKey, approvedKey := dueKeys(sess)
 	if sess.State == signing.StatePending {
-		if err := tx.Bucket(bOpenByUser).Put(open, nil); err != nil {
+		// The value is the expiry, so the pending cap is counted without decoding sessions.
+		exp := binary.BigEndian.AppendUint64(nil, uint64(sess.ExpiresAt.UnixNano()))
+		if err := tx.Bucket(bOpenByUser).Put(open, exp); err != nil {
 			return err
 		}
 	} else if err := tx.Bucket(bOpenByUser).Delete(open); err != nil {
@@ -636,18 +638,25 @@ func (s *Store) CreateSession(ctx context.Context, sess *signing.Session, opts s
 	return stored, created, nil
 }
 
-// openCount counts the user's pending sessions not expired at now, stopping at limit.
+// openCount counts the user's pending sessions not expired at now, stopping at limit. It
+// reads the expiry from the index entries, not the sessions.
 func openCount(tx *bolt.Tx, userID string, now time.Time, limit int) (int, error) {
+	p := append([]byte(userID), 0)
 	n := 0
-	for _, id := range scanIDs(tx, bOpenByUser, userID) {
-		sess, err := get[signing.Session](tx, bSessions, id, "session")
-		if err != nil {
-			return 0, err
-		}
-		if now.Before(sess.ExpiresAt) {
-			if n++; n >= limit {
-				break
+	c := tx.Bucket(bOpenByUser).Cursor()
+	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p) && n < limit; k, v = c.Next() {
+		var exp time.Time
+		if len(v) == 8 {
+			exp = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+		} else { // an entry written before the expiry was kept in the index
+			sess, err := get[signing.Session](tx, bSessions, string(k[len(p)+8:]), "session")
+			if err != nil {
+				return 0, err
 			}
+			exp = sess.ExpiresAt
+		}
+		if now.Before(exp) {
+			n++
 		}
 	}
 	return n, nil
