@@ -155,6 +155,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer fx.close()
 	cfg.Logf("set up %d users with %s credentials and devices", cfg.Devices, cfg.KeyAlgorithm)
 	rec := &recorder{stages: map[string][]time.Duration{}, errors: map[string]int{}}
 

@@ -59,11 +59,13 @@ func Hold(ctx context.Context, cfg HoldConfig) (*HoldReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer fx.close()
 	var streamFx *fixture
 	if streamDevices > 0 {
 		if streamFx, err = setup(ctx, base, streamDevices, false); err != nil {
 			return nil, err
 		}
+		defer streamFx.close()
 	}
 	rep := &HoldReport{Errors: rec.errors}
 	rep.BaselineRSSBytes, _ = processRSS(cfg.PID)
@@ -131,6 +133,7 @@ func Hold(ctx context.Context, cfg HoldConfig) (*HoldReport, error) {
 	rep.AfterConnectionsRSSBytes, _ = processRSS(cfg.PID)
 	release()
 	conns.Wait()
+	hc.CloseIdleConnections()
 	if rep.PendingSessions > 0 {
 		rep.RSSPerPendingSessionBytes = float64(rep.AfterPendingRSSBytes-rep.BaselineRSSBytes) / float64(rep.PendingSessions)
 	}

@@ -20,7 +20,12 @@ type fixture struct {
 	rp      *apiclient.Client
 	users   []*user
 	devices []*client.Client
+	http    *http.Client
 }
+
+// close releases the fixture's pooled connections, including any dialled for a request
+// that was cancelled before it was sent (a server's graceful stop waits for those).
+func (fx *fixture) close() { fx.http.CloseIdleConnections() }
 
 // setup registers a relying party and n users, each with one device (and a credential of
 // the configured key type when withCredential), through the operator API.
@@ -35,7 +40,7 @@ func setup(ctx context.Context, cfg Config, n int, withCredential bool) (*fixtur
 	if err := op.Do(ctx, http.MethodPost, "/admin/v1/relying-parties", map[string]string{"name": "kyso bench"}, &rp, nil); err != nil {
 		return nil, fmt.Errorf("bench setup: relying party: %w", err)
 	}
-	fx := &fixture{rp: apiclient.New(cfg.Server, rp.APIKey), users: make([]*user, n), devices: make([]*client.Client, n)}
+	fx := &fixture{rp: apiclient.New(cfg.Server, rp.APIKey), users: make([]*user, n), devices: make([]*client.Client, n), http: hc}
 	fx.rp.HTTP = hc
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup

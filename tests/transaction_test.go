@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -420,5 +421,23 @@ func TestCallbackSurvivesRestart(t *testing.T) {
 	defer mu.Unlock()
 	if delivered != 1 {
 		t.Fatalf("%d deliveries after the restart; want exactly one", delivered)
+	}
+}
+
+// TestStopIsBoundedBySilentConnections: a connection that never sends a request must not
+// keep the server from stopping, nor make the stop fail.
+func TestStopIsBoundedBySilentConnections(t *testing.T) {
+	e := startEnv(t, func(c *app.Config) { c.ShutdownTimeout = 300 * time.Millisecond })
+	conn, err := net.Dial("tcp", e.addr)
+	must(t, err)
+	defer conn.Close()
+	time.Sleep(50 * time.Millisecond) // accepted, in the new state
+	start := time.Now()
+	e.stop() // fails the test if Serve returns an error
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("stop took %v", took)
+	}
+	if !strings.Contains(string(e.logs.Bytes()), "closing the connections still open") {
+		t.Fatal("no log line about the forced close")
 	}
 }

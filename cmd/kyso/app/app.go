@@ -301,6 +301,12 @@ func (a *App) Serve(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 		err = a.http.Shutdown(sctx)
 		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			// Requests had their time; what is left (a stuck client, a connection that never
+			// sent a request) must not keep the process alive.
+			a.log.Warn("stopping: closing the connections still open after the grace period", "grace", a.cfg.ShutdownTimeout)
+			err = a.http.Close()
+		}
 	}
 	stopSweep()
 	<-swept
