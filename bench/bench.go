@@ -13,6 +13,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -82,6 +83,27 @@ type recorder struct {
 	mu     sync.Mutex
 	stages map[string][]time.Duration
 	errors map[string]int
+	// reach pairs, per session, when the relying party started asking and when the device
+	// had the request; whichever side comes second records "deviceFetch".
+	reach map[string]time.Time
+}
+
+// reached is told by both sides; the second call records the time the request took to
+// reach the device.
+func (r *recorder) reached(id string, t time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	first, ok := r.reach[id]
+	if !ok {
+		r.reach[id] = t
+		return
+	}
+	delete(r.reach, id)
+	start, end := first, t
+	if start.After(end) {
+		start, end = end, start
+	}
+	r.stages["deviceFetch"] = append(r.stages["deviceFetch"], end.Sub(start))
 }
 
 func (r *recorder) add(stage string, d time.Duration) {
@@ -157,7 +179,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer fx.close()
 	cfg.Logf("set up %d users with %s credentials and devices", cfg.Devices, cfg.KeyAlgorithm)
-	rec := &recorder{stages: map[string][]time.Duration{}, errors: map[string]int{}}
+	rec := &recorder{stages: map[string][]time.Duration{}, errors: map[string]int{}, reach: map[string]time.Time{}}
 
 	runCtx, stop := context.WithTimeout(ctx, cfg.Duration)
 	defer stop()
@@ -231,6 +253,9 @@ func transaction(ctx context.Context, rp *apiclient.Client, u *user, cfg Config,
 		return err
 	}
 	rec.add("create", time.Since(t0))
+	if !cfg.Poll {
+		rec.reached(sess.ID, t0)
+	}
 	for sess.State == "pending" || sess.State == "approved" {
 		if sess, err = rp.Signature(ctx, sess.ID, 30*time.Second); err != nil {
 			return err
@@ -268,20 +293,14 @@ func verify(cert *x509.Certificate, alg string, digest, sig []byte) error {
 	return errUnverified
 }
 
-// runDevice approves every request its user receives, as the companion app would after a
-// wake-up: fetch the session, check its challenge, sign the decision, send it.
+// runDevice approves every request its user receives, as the companion app would: a device
+// following its event stream acts on the session the event carries; a polling device
+// fetches each session it lists. Either way it checks the challenge binds what it shows,
+// signs the decision and sends it.
 func runDevice(ctx context.Context, d *client.Client, poll bool, rec *recorder) {
-	approve := func(id string) {
-		t0 := time.Now()
-		s, err := d.Session(ctx, id)
-		if err != nil {
-			if ctx.Err() == nil {
-				rec.fail(err)
-			}
-			return
-		}
-		rec.add("deviceFetch", time.Since(t0))
-		if s.State != "pending" {
+	decide := func(s *bridge.SessionInfo) {
+		if !bytes.Equal(s.Challenge, bridge.Challenge(s.ChallengeFields())) {
+			rec.fail(client.ErrChallengeMismatch)
 			return
 		}
 		sig, err := d.SignDecision(s.Challenge, "approve")
@@ -290,7 +309,7 @@ func runDevice(ctx context.Context, d *client.Client, poll bool, rec *recorder) 
 			return
 		}
 		t1 := time.Now()
-		if _, err := d.SendDecision(ctx, id, "approve", "", sig); err != nil {
+		if _, err := d.SendDecision(ctx, s.ID, "approve", "", sig); err != nil {
 			var ae *bridge.APIError
 			if ctx.Err() == nil && !(errors.As(err, &ae) && ae.Code == "SESSION_NOT_PENDING") {
 				rec.fail(err)
@@ -304,7 +323,18 @@ func runDevice(ctx context.Context, d *client.Client, poll bool, rec *recorder) 
 			list, err := d.Sessions(ctx)
 			if err == nil {
 				for _, s := range list {
-					approve(s.ID)
+					t0 := time.Now()
+					full, err := d.Session(ctx, s.ID)
+					if err != nil {
+						if ctx.Err() == nil {
+							rec.fail(err)
+						}
+						continue
+					}
+					rec.add("deviceFetch", time.Since(t0))
+					if full.State == "pending" {
+						decide(full)
+					}
 				}
 			}
 			select {
@@ -327,7 +357,8 @@ func runDevice(ctx context.Context, d *client.Client, poll bool, rec *recorder) 
 		for ev := range events {
 			last = ev.ID
 			if ev.Session != nil && ev.Session.State == "pending" {
-				approve(ev.Session.ID)
+				rec.reached(ev.Session.ID, time.Now())
+				decide(ev.Session)
 			}
 		}
 	}

@@ -34,7 +34,7 @@ func TestBenchCountsOnlyVerifiedTransactions(t *testing.T) {
 	if rep.StagesMs["endToEnd"].N != 20 || rep.LatencyMs.Max <= 0 {
 		t.Fatalf("end-to-end latencies %+v", rep.StagesMs["endToEnd"])
 	}
-	lim, err := bench.MeasureLimit(context.Background(), "EC-P256", 1, t.TempDir(), 30*time.Millisecond)
+	lim, err := bench.MeasureLimit(context.Background(), "EC-P256", 1, false, t.TempDir(), 30*time.Millisecond)
 	must(t, err)
 	if lim.TransactionsPerSecond <= 0 || len(lim.Components) != 6 {
 		t.Fatalf("limit %+v", lim)

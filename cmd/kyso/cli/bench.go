@@ -96,7 +96,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer os.RemoveAll(dir)
 	logf("measuring this machine's limit for %s with %d document(s)", *key, *docs)
-	limit, err := bench.MeasureLimit(ctx, *key, *docs, dir, 0)
+	limit, err := bench.MeasureLimit(ctx, *key, *docs, *poll, dir, 0)
 	if err != nil {
 		return fmt.Errorf("measure limit: %w", err)
 	}
