@@ -1,0 +1,81 @@
+package tests
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  string
+)
+
+// kysoBinary builds the kyso command once for every test that needs the real binary.
+func kysoBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "kyso-bin-")
+		if binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "kyso")
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			binErr = err
+			return
+		}
+		out, err := exec.Command(goTool, "build", "-o", binPath, "../cmd/kyso").CombinedOutput()
+		if err != nil {
+			binErr = err
+			t.Logf("go build: %s", out)
+		}
+	})
+	if binErr != nil {
+		t.Fatalf("build kyso: %v", binErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// TestKysoBenchCommand runs the real `kyso bench`, which starts its own server process and
+// reads that process's CPU and memory.
+func TestKysoBenchCommand(t *testing.T) {
+	out, err := exec.Command(kysoBinary(t), "bench", "--requests", "30", "--workers", "4", "--json").Output()
+	if err != nil {
+		t.Fatalf("kyso bench: %v\n%s", err, out)
+	}
+	var r struct {
+		Transactions               int
+		TransactionsPerSecond      float64
+		LimitTransactionsPerSecond float64
+		Ratio                      float64
+		CPUSecondsPerTransaction   float64
+		PeakRSSBytes               int64
+		LatencyMs                  struct{ P50, P95, P99, Max float64 }
+		Errors                     map[string]int
+		KeyAlgorithm               string
+		DocumentsPerSession        int
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("output is not the JSON report: %v\n%s", err, out)
+	}
+	if r.Transactions != 30 || len(r.Errors) != 0 || r.KeyAlgorithm != "EC-P256" || r.DocumentsPerSession != 1 {
+		t.Fatalf("report %+v", r)
+	}
+	if r.CPUSecondsPerTransaction <= 0 || r.PeakRSSBytes <= 0 || r.LimitTransactionsPerSecond <= 0 || r.Ratio <= 0 || r.LatencyMs.Max <= 0 {
+		t.Fatalf("figures missing: %+v", r)
+	}
+}
