@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/kyso-dev/kyso/internal/atomicfile"
+	"github.com/kyso-dev/kyso/signing"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -28,13 +29,6 @@ type KEK struct {
 	master Master
 	handle *keyset.Handle
 	prim   tink.AEAD
-}
-
-// KEKKey describes one key of the KEK keyset.
-type KEKKey struct {
-	ID      uint32
-	Status  string // ENABLED, DISABLED
-	Primary bool
 }
 
 // OpenKEK reads the KEK keyset at path with the master, or creates it. A keyset written in
@@ -109,13 +103,13 @@ func (k *KEK) Decrypt(ciphertext, associatedData []byte) ([]byte, error) {
 }
 
 // Keys lists the KEK keys.
-func (k *KEK) Keys() []KEKKey {
+func (k *KEK) Keys() []signing.KEKKey {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	info := k.handle.KeysetInfo()
-	out := make([]KEKKey, 0, len(info.GetKeyInfo()))
+	out := make([]signing.KEKKey, 0, len(info.GetKeyInfo()))
 	for _, ki := range info.GetKeyInfo() {
-		out = append(out, KEKKey{ID: ki.GetKeyId(), Status: ki.GetStatus().String(), Primary: ki.GetKeyId() == info.GetPrimaryKeyId()})
+		out = append(out, signing.KEKKey{ID: ki.GetKeyId(), Status: ki.GetStatus().String(), Primary: ki.GetKeyId() == info.GetPrimaryKeyId()})
 	}
 	return out
 }
@@ -181,13 +175,6 @@ func (k *KEK) Reencrypt(master Master) error {
 	}
 	k.master = master
 	return nil
-}
-
-// Master describes the master the keyset is encrypted under.
-func (k *KEK) Master() string {
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	return k.master.Describe()
 }
 
 // BlobKeyID returns the id of the KEK key that wrapped a blob (from its Tink prefix).

@@ -120,14 +120,7 @@ func (k *Keystore) rewrap(blob, ad []byte) ([]byte, bool, error) {
 func (k *Keystore) BlobKeyID(blob []byte) (uint32, error) { return BlobKeyID(blob) }
 
 // KEKKeys lists the KEK's keys.
-func (k *Keystore) KEKKeys() []signing.KEKKey {
-	keys := k.kek.Keys()
-	out := make([]signing.KEKKey, len(keys))
-	for i, kk := range keys {
-		out[i] = signing.KEKKey{ID: kk.ID, Status: kk.Status, Primary: kk.Primary}
-	}
-	return out
-}
+func (k *Keystore) KEKKeys() []signing.KEKKey { return k.kek.Keys() }
 
 // RotateKEK adds a new primary KEK key.
 func (k *Keystore) RotateKEK() (uint32, error) { return k.kek.Rotate() }

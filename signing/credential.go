@@ -124,17 +124,9 @@ func (s *Service) ImportCertificate(ctx context.Context, op *Operator, id string
 	}, s.audit("operator:"+op.ID, "credential.certificate_imported", id, "serial="+cert.SerialNumber.Text(16)+" issuer="+cert.Issuer.String()))
 }
 
-// Usable returns nil if c may sign at now, else the code that says why not:
+// usable returns nil if c may sign at now, else the code that says why not:
 // ECREDENTIALREVOKED, ECREDENTIALSUSPENDED, ECREDENTIALEXPIRED, ENOACTIVECREDENTIAL.
-func (c *Credential) Usable(now time.Time) error {
-	cert, err := x509.ParseCertificate(c.Certificate)
-	if err != nil {
-		cert = nil
-	}
-	return c.usable(now, cert)
-}
-
-// usable is Usable with the certificate already parsed (nil if it does not parse).
+// cert is c's certificate parsed (nil if it does not parse).
 func (c *Credential) usable(now time.Time, cert *x509.Certificate) error {
 	switch c.Status {
 	case CredentialRevoked:
@@ -219,7 +211,7 @@ func (s *Service) parsedCertificate(c *Credential) (*x509.Certificate, error) {
 	return cert, nil
 }
 
-// usableNow is Usable with the cached parse.
+// usableNow tells whether c may sign now, with its certificate parsed once (cached).
 func (s *Service) usableNow(c *Credential) error {
 	cert, err := s.parsedCertificate(c)
 	if err != nil {

@@ -251,25 +251,23 @@ func (s *Service) Rewrap(ctx context.Context, batch int, progress func(checked, 
 		if len(c.WrappedKey) == 0 {
 			return nil
 		}
-		out, changed, err := rot.Rewrap(c.WrappedKey, c.ID, c.UserID)
+		moved, err := moveBlob(c.WrappedKey, func(b []byte) ([]byte, bool, error) { return rot.Rewrap(b, c.ID, c.UserID) },
+			func(old, out []byte) error {
+				_, err := s.store.UpdateCredential(ctx, c.ID, func(cur *Credential) error {
+					if !bytes.Equal(cur.WrappedKey, old) {
+						return errUnchanged // shredded or re-wrapped meanwhile
+					}
+					cur.WrappedKey = out
+					return nil
+				}, AuditRecord{})
+				return err
+			})
 		if err != nil {
 			return fmt.Errorf("rewrap credential %s: %w", c.ID, err)
 		}
-		if !changed {
-			return nil
+		if moved {
+			rewrapped++
 		}
-		old := c.WrappedKey
-		_, err = s.store.UpdateCredential(ctx, c.ID, func(cur *Credential) error {
-			if !bytes.Equal(cur.WrappedKey, old) {
-				return errUnchanged // shredded or re-wrapped meanwhile
-			}
-			cur.WrappedKey = out
-			return nil
-		}, AuditRecord{})
-		if err != nil && !isUnchanged(err) {
-			return err
-		}
-		rewrapped++
 		return nil
 	}, report)
 	if err != nil {
@@ -277,25 +275,24 @@ func (s *Service) Rewrap(ctx context.Context, batch int, progress func(checked, 
 	}
 	err = eachPage(ctx, batch, s.store.ListRelyingParties, relyingPartyID, func(rp *RelyingParty) error {
 		checked++
-		out, changed, err := rot.Reseal(rp.SealedCallbackSecret, "callback-secret:"+rp.ID)
+		label := "callback-secret:" + rp.ID
+		moved, err := moveBlob(rp.SealedCallbackSecret, func(b []byte) ([]byte, bool, error) { return rot.Reseal(b, label) },
+			func(old, out []byte) error {
+				_, err := s.store.UpdateRelyingParty(ctx, rp.ID, func(cur *RelyingParty) error {
+					if !bytes.Equal(cur.SealedCallbackSecret, old) {
+						return errUnchanged
+					}
+					cur.SealedCallbackSecret = out
+					return nil
+				}, AuditRecord{})
+				return err
+			})
 		if err != nil {
 			return fmt.Errorf("reseal relying party %s: %w", rp.ID, err)
 		}
-		if !changed {
-			return nil
+		if moved {
+			rewrapped++
 		}
-		old := rp.SealedCallbackSecret
-		_, err = s.store.UpdateRelyingParty(ctx, rp.ID, func(cur *RelyingParty) error {
-			if !bytes.Equal(cur.SealedCallbackSecret, old) {
-				return errUnchanged
-			}
-			cur.SealedCallbackSecret = out
-			return nil
-		}, AuditRecord{})
-		if err != nil && !isUnchanged(err) {
-			return err
-		}
-		rewrapped++
 		return nil
 	}, report)
 	if err != nil {
@@ -312,4 +309,19 @@ func (s *Service) Rewrap(ctx context.Context, batch int, progress func(checked, 
 	return rewrapped, nil
 }
 
-func isUnchanged(err error) bool { return err == errUnchanged }
+// moveBlob re-wraps blob and saves the result with save, a compare-and-set on the old blob.
+// It reports whether the blob moved; a blob already under the primary key, or changed by
+// someone else meanwhile (save returns errUnchanged), did not.
+func moveBlob(blob []byte, rewrap func([]byte) ([]byte, bool, error), save func(old, out []byte) error) (bool, error) {
+	out, changed, err := rewrap(blob)
+	if err != nil || !changed {
+		return false, err
+	}
+	if err := save(blob, out); err != nil {
+		if isUnchanged(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}

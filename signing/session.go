@@ -264,7 +264,7 @@ func (s *Service) recordDelivery(ctx context.Context, sessionID string, d *Devic
 	switch {
 	case err == nil:
 		s.log.Info("push token retired; the device falls back to pull", "device", d.ID)
-	case !errors.Is(err, errUnchanged):
+	case !isUnchanged(err):
 		s.log.Error("retire push token", "device", d.ID, "error", err)
 	}
 }
@@ -369,7 +369,7 @@ func (s *Service) Decide(ctx context.Context, dev *Device, id string, decision D
 	if decision == Decline {
 		pickedCode = ""
 	}
-	sess, _, err := s.DeviceSession(ctx, dev, id)
+	sess, challenge, err := s.DeviceSession(ctx, dev, id)
 	if err != nil {
 		return nil, err
 	}
@@ -386,7 +386,6 @@ func (s *Service) Decide(ctx context.Context, dev *Device, id string, decision D
 	case !choice && pickedCode != "":
 		return nil, Errorf(EINVALID, "verificationCode is only sent in the verificationCodeChoice interaction")
 	}
-	challenge := s.approvals.Challenge(sess)
 	if err := s.approvals.VerifyDecision(dev.PublicKey, challenge, DecisionWord(decision, pickedCode), sig); err != nil {
 		return nil, err
 	}
@@ -514,7 +513,7 @@ func (s *Service) expire(ctx context.Context, id string) (*Session, error) {
 		cur.Error = &SessionError{Code: ESESSIONEXPIRED, Detail: "the user did not answer in time"}
 		return s.audit("system", "session.expired", cur.ID, ""), nil
 	})
-	if errors.Is(err, errUnchanged) {
+	if isUnchanged(err) {
 		return s.store.Session(ctx, id)
 	}
 	if err != nil {
@@ -526,7 +525,11 @@ func (s *Service) expire(ctx context.Context, id string) (*Session, error) {
 	return sess, nil
 }
 
-var errUnchanged = Errorf(ESESSIONNOTPENDING, "unchanged")
+// errUnchanged is returned by update functions that find nothing to do; callers that pass
+// such a function treat it as success. It never reaches a client.
+var errUnchanged = errors.New("unchanged")
+
+func isUnchanged(err error) bool { return errors.Is(err, errUnchanged) }
 
 // finished wakes waiters and starts the callback of a session that reached a final state.
 func (s *Service) finished(sess *Session) {

@@ -278,9 +278,6 @@ func (a *App) Addr() string { return a.ln.Addr().String() }
 // URL returns the server's base URL on its listen address.
 func (a *App) URL() string { return "http://" + a.Addr() }
 
-// Service returns the signing service (for tests and benchmarks in-process).
-func (a *App) Service() *signing.Service { return a.svc }
-
 // Serve serves until ctx ends, then stops gracefully: it stops accepting, lets in-flight
 // requests finish (bounded by ShutdownTimeout), and stops the sweeper.
 func (a *App) Serve(ctx context.Context) error {
