@@ -219,3 +219,13 @@ func TestCLIAuditVerify(t *testing.T) {
 		}
 	}
 }
+
+func TestPublicURLInActivationURI(t *testing.T) {
+	e := startEnv(t, func(c *app.Config) { c.PublicURL = "https://kyso.example.gov.vn" })
+	uid := e.newUser("001", "A")
+	var out struct{ ActivationURI string }
+	must(t, e.op.Do(context.Background(), "POST", "/admin/v1/users/"+uid+"/activation-codes", nil, &out, nil))
+	if !strings.Contains(out.ActivationURI, "server=https%3A%2F%2Fkyso.example.gov.vn") {
+		t.Fatalf("activationUri %q", out.ActivationURI)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -122,4 +123,30 @@ func FuzzVerify(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPublicURL: behind a TLS-terminating proxy the device signs the public https URL while
+// the server sees plain HTTP on another host; PublicURL reconciles them, and only them.
+func TestPublicURL(t *testing.T) {
+	d := newDevice(t)
+	now := time.Unix(1_800_000_000, 0)
+	r := func(nonce string) *http.Request {
+		in := signed(t, d, "GET", "https://kyso.example.gov.vn/device/v1/sessions", nil, now, nonce)
+		in.Host = "10.0.0.5:8080" // what the proxy forwards to
+		return in
+	}
+	behind := &deviceauth.Verifier{Now: func() time.Time { return now }}
+	if _, err := behind.Verify(context.Background(), r("a"), nil, d.lookup); err == nil {
+		t.Fatal("verified against a target URI the device did not sign")
+	}
+	pub, _ := url.Parse("https://kyso.example.gov.vn")
+	configured := &deviceauth.Verifier{Now: func() time.Time { return now }, PublicURL: pub}
+	if _, err := configured.Verify(context.Background(), r("b"), nil, d.lookup); err != nil {
+		t.Fatalf("with PublicURL: %v", err)
+	}
+	other, _ := url.Parse("https://evil.example")
+	wrong := &deviceauth.Verifier{Now: func() time.Time { return now }, PublicURL: other}
+	if _, err := wrong.Verify(context.Background(), r("c"), nil, d.lookup); err == nil {
+		t.Fatal("a request signed for another host verified")
+	}
 }
