@@ -241,7 +241,7 @@ func (s *Server) createSession(c *echo.Context) error {
 	}
 	idem := signing.Idempotency{Key: c.Request().Header.Get("Idempotency-Key")}
 	if idem.Key != "" {
-		if !validRequestID(idem.Key) {
+		if !validToken(idem.Key) {
 			return signing.Errorf(signing.EINVALID, "Idempotency-Key must be 1 to 128 visible ASCII characters")
 		}
 		h := sha256.Sum256(body)

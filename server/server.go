@@ -149,7 +149,7 @@ func requestID(c *echo.Context) string {
 func (s *Server) requestIDAndLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) error {
 		id := c.Request().Header.Get("X-Request-Id")
-		if !validRequestID(id) {
+		if !validToken(id) {
 			b := make([]byte, 12)
 			_, _ = rand.Read(b)
 			id = hex.EncodeToString(b)
@@ -171,7 +171,9 @@ func (s *Server) requestIDAndLog(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func validRequestID(id string) bool {
+// validToken reports whether id is 1 to 128 visible ASCII characters (request ids,
+// idempotency keys).
+func validToken(id string) bool {
 	if id == "" || len(id) > 128 {
 		return false
 	}
