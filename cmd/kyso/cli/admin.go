@@ -9,9 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
-
-	"github.com/kyso-dev/kyso/apiclient"
 )
 
 const adminUsage = `kyso admin --server URL --token-file FILE <resource> <verb> [flags]
@@ -60,11 +57,10 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return usagef("admin: give a resource and a verb")
 	}
-	raw, err := os.ReadFile(*tokenFile)
+	c, err := operatorClient(*server, *tokenFile)
 	if err != nil {
-		return fmt.Errorf("read operator token: %w", err)
+		return err
 	}
-	c := apiclient.New(*server, strings.TrimSpace(string(raw)))
 	arg := func() (string, error) {
 		if len(pos) < 3 || pos[2] == "" {
 			return "", usagef("admin %s %s: give the id", pos[0], pos[1])

@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"strings"
 
-	"github.com/kyso-dev/kyso/apiclient"
 	"github.com/kyso-dev/kyso/audit"
 	"github.com/kyso-dev/kyso/signing"
 )
@@ -28,11 +25,10 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := required(fs, "token-file"); err != nil {
 		return err
 	}
-	raw, err := os.ReadFile(*tokenFile)
+	c, err := operatorClient(*server, *tokenFile)
 	if err != nil {
-		return fmt.Errorf("read operator token: %w", err)
+		return err
 	}
-	c := apiclient.New(*server, strings.TrimSpace(string(raw)))
 	var v audit.Verifier
 	for {
 		seq, _ := v.Head()

@@ -66,11 +66,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := required(fs, "token-file"); err != nil {
 			return err
 		}
-		raw, err := os.ReadFile(*tokenFile)
-		if err != nil {
-			return fmt.Errorf("read operator token: %w", err)
+		var err error
+		if token, err = readSecret(*tokenFile, "", "--token-file"); err != nil {
+			return err
 		}
-		token = strings.TrimSpace(string(raw))
 	}
 
 	if *hold {

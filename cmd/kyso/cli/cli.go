@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/kyso-dev/kyso/apiclient"
 )
 
 const usage = `kyso — remote signing without a USB token
@@ -115,4 +117,13 @@ func printJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// operatorClient returns a client of server authenticated with the token in tokenFile.
+func operatorClient(server, tokenFile string) (*apiclient.Client, error) {
+	token, err := readSecret(tokenFile, "", "--token-file")
+	if err != nil {
+		return nil, err
+	}
+	return apiclient.New(server, token), nil
 }

@@ -5,11 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"strings"
 	"time"
-
-	"github.com/kyso-dev/kyso/apiclient"
 )
 
 const kekUsage = `kyso kek --server URL --token-file FILE <command>
@@ -46,11 +42,10 @@ func runKEK(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return usagef("kek: give a command")
 	}
-	raw, err := os.ReadFile(*tokenFile)
+	c, err := operatorClient(*server, *tokenFile)
 	if err != nil {
-		return fmt.Errorf("read operator token: %w", err)
+		return err
 	}
-	c := apiclient.New(*server, strings.TrimSpace(string(raw)))
 	var out map[string]any
 	switch pos[0] {
 	case "status":

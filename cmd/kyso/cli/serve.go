@@ -119,9 +119,13 @@ func readPIN(file string) (string, error) {
 	return readSecret(file, "KYSO_PKCS11_PIN", "--pkcs11-pin-file")
 }
 
-// readSecret reads a secret once from file, or else from the environment variable.
+// readSecret reads a secret once from file, or else from the environment variable env (if
+// not empty).
 func readSecret(file, env, flagName string) (string, error) {
 	if file == "" {
+		if env == "" {
+			return "", usagef("give %s FILE", flagName)
+		}
 		if v := os.Getenv(env); v != "" {
 			return v, nil
 		}
