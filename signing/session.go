@@ -236,12 +236,17 @@ func (s *Service) notifyDevices(devices []*Device, sess *Session) {
 	}
 }
 
-// recordDelivery keeps a push outcome on the session and retires a dead token. The
-// development log sender's outcome is not kept: its log line is the record, and a durable
-// write per device and session would be pure cost.
+// recordDelivery keeps a push outcome on the session and retires a dead token. The token is
+// retired before the outcome is recorded, so an operator who sees "unregistered" on a session
+// never sees the dead token still on the device. The development log sender's outcome is not
+// kept: its log line is the record, and a durable write per device and session would be pure
+// cost.
 func (s *Service) recordDelivery(ctx context.Context, sessionID string, d *Device, del Delivery) {
 	if del.Outcome == DeliveryLogged {
 		return
+	}
+	if del.Outcome == DeliveryUnregistered {
+		s.retirePushToken(ctx, d)
 	}
 	_, err := s.store.UpdateSession(ctx, sessionID, func(cur *Session) (AuditRecord, error) {
 		cur.Deliveries = append(cur.Deliveries, del)
@@ -250,11 +255,12 @@ func (s *Service) recordDelivery(ctx context.Context, sessionID string, d *Devic
 	if err != nil {
 		s.log.Error("record push delivery", "session", sessionID, "device", d.ID, "error", err)
 	}
-	if del.Outcome != DeliveryUnregistered {
-		return
-	}
-	// Retire exactly the token that failed: a newer one the app registered meanwhile stays.
-	_, err = s.store.UpdateDevice(ctx, d.ID, func(cur *Device) error {
+}
+
+// retirePushToken removes exactly the token that failed: a newer one the app registered
+// meanwhile stays.
+func (s *Service) retirePushToken(ctx context.Context, d *Device) {
+	_, err := s.store.UpdateDevice(ctx, d.ID, func(cur *Device) error {
 		if cur.PushToken != d.PushToken {
 			return errUnchanged
 		}
@@ -263,6 +269,7 @@ func (s *Service) recordDelivery(ctx context.Context, sessionID string, d *Devic
 	}, s.audit("system", "device.push_token_retired", d.ID, "the push service reported it unregistered"))
 	switch {
 	case err == nil:
+		s.devices.drop(d.ID)
 		s.log.Info("push token retired; the device falls back to pull", "device", d.ID)
 	case !isUnchanged(err):
 		s.log.Error("retire push token", "device", d.ID, "error", err)
