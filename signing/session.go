@@ -425,7 +425,8 @@ func (s *Service) Decide(ctx context.Context, dev *Device, id string, decision D
 		return nil, err
 	}
 	if sess.State == StateApproved {
-		s.events.publish(sess.UserID, EventSessionUpdated, sess)
+		// No event for "approved": it lasts one signature and a durable write, and the final
+		// state's event follows — one wake-up per session for the user's other devices.
 		return s.sign(ctx, sess)
 	}
 	s.finished(sess)
