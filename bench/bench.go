@@ -73,9 +73,12 @@ type Report struct {
 	LatencyMs                  Latency            `json:"latencyMs"`
 	StagesMs                   map[string]Latency `json:"stagesMs"`
 	CPUSecondsPerTransaction   float64            `json:"cpuSecondsPerTransaction"`
-	PeakRSSBytes               int64              `json:"peakRssBytes"`
-	Errors                     map[string]int     `json:"errors"`
-	Limit                      *Limit             `json:"limit,omitempty"`
+	// LoadCPUSecondsPerTransaction is what the load generator itself (this process: relying
+	// parties, devices, verification) used per transaction on the same machine.
+	LoadCPUSecondsPerTransaction float64        `json:"loadCpuSecondsPerTransaction"`
+	PeakRSSBytes                 int64          `json:"peakRssBytes"`
+	Errors                       map[string]int `json:"errors"`
+	Limit                        *Limit         `json:"limit,omitempty"`
 }
 
 // recorder collects latencies and errors from many goroutines.
@@ -191,6 +194,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	time.Sleep(200 * time.Millisecond) // let the devices' streams open
 
 	cpu0, _ := processCPU(cfg.PID)
+	self0 := selfCPU()
 	start := time.Now()
 	var started, completed atomic.Int64
 	var wg sync.WaitGroup
@@ -215,6 +219,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	cpu1, _ := processCPU(cfg.PID)
+	self1 := selfCPU()
 	stopDevices()
 	devWG.Wait()
 
@@ -223,6 +228,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		Transactions: n, Seconds: elapsed.Seconds(), StagesMs: map[string]Latency{}, Errors: rec.errors}
 	if n > 0 {
 		rep.TransactionsPerSecond = float64(n) / elapsed.Seconds()
+		rep.LoadCPUSecondsPerTransaction = (self1 - self0) / float64(n)
 		if cfg.PID != 0 {
 			rep.CPUSecondsPerTransaction = (cpu1 - cpu0) / float64(n)
 		}

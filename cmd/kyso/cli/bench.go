@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -48,6 +49,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	longPolls := fs.Int("long-polls", 1000, "hold: open long-polls")
 	streams := fs.Int("streams", 1000, "hold: open device event streams")
 	serverPprof := fs.String("server-pprof", "", "start the server with --pprof on this address, to profile it during the run")
+	cpuProfile := fs.String("cpu-profile", "", "write the load generator's own CPU profile (the run, not the limit) to this file")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -100,6 +102,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("measure limit: %w", err)
 	}
 	logf("running %d workers, %d devices", *workers, max(*devices, *workers))
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	rep, err := bench.Run(ctx, bench.Config{Server: url, OperatorToken: token, PID: pid, Workers: *workers, Devices: *devices,
 		KeyAlgorithm: *key, Documents: *docs, Duration: *duration, Requests: *requests, Poll: *poll, Logf: logf})
 	if err != nil {
@@ -119,6 +128,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return errorsExit(rep.Errors)
 }
 
+// startCPUProfile profiles this process into file until the returned function is called.
+func startCPUProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
 func errorsExit(errs map[string]int) error {
 	if len(errs) == 0 {
 		return nil
@@ -136,6 +158,7 @@ func printReport(w io.Writer, r *bench.Report) {
 	fmt.Fprintf(tw, "transactions\t%d in %.1f s\t\n", r.Transactions, r.Seconds)
 	fmt.Fprintf(tw, "transactions/s\t%.1f\t(limit %.1f, ratio %.2f)\n", r.TransactionsPerSecond, r.LimitTransactionsPerSecond, r.Ratio)
 	fmt.Fprintf(tw, "server CPU per transaction\t%.2f ms\t\n", r.CPUSecondsPerTransaction*1000)
+	fmt.Fprintf(tw, "load generator CPU per tx\t%.2f ms\t(relying parties and devices, on the same machine)\n", r.LoadCPUSecondsPerTransaction*1000)
 	fmt.Fprintf(tw, "server peak RSS\t%s\t\n", mib(r.PeakRSSBytes))
 	fmt.Fprintf(tw, "\nlatency (ms)\tp50\tp95\tp99\tmax\n")
 	stages := make([]string, 0, len(r.StagesMs))

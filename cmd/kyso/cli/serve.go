@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kyso-dev/kyso/cmd/kyso/app"
+	"github.com/kyso-dev/kyso/internal/logbuf"
 	"github.com/kyso-dev/kyso/keystore"
 	"github.com/kyso-dev/kyso/pki"
 	"github.com/kyso-dev/kyso/push/fcm"
@@ -37,6 +38,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	maxPending := fs.Int("max-pending", 5, "most unanswered signing requests per user")
 	rpRate := fs.Int("rp-rate", 50, "signature requests per second per relying party (burst of the same size)")
 	activationRate := fs.Int("activation-rate", 10, "activation attempts per minute per client address")
+	logFlush := fs.Duration("log-flush", 100*time.Millisecond, "write info log lines in batches at most this long after they are logged (warnings and errors at once; 0: every line at once)")
 	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this separate address (e.g. 127.0.0.1:6060); off by default")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -44,7 +46,10 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := required(fs, "data"); err != nil {
 		return err
 	}
-	cfg := app.Config{DataDir: *data, Addr: *addr, PublicURL: *publicURL, Logger: slog.New(slog.NewJSONHandler(stderr, nil)),
+	logOut := logbuf.New(stderr, *logFlush, 64<<10)
+	defer logOut.Close()
+	logger := slog.New(logbuf.Handler(slog.NewJSONHandler(logOut, nil), logOut, slog.LevelWarn))
+	cfg := app.Config{DataDir: *data, Addr: *addr, PublicURL: *publicURL, Logger: logger,
 		MaxPendingPerUser: *maxPending, SessionsPerSecond: *rpRate, ActivationsPerMinute: *activationRate, Master: *mf.master,
 		CATrustFile: *caTrust, CSRSubject: pki.Subject{Organization: *csrOrg, Country: *csrCountry}}
 	switch {

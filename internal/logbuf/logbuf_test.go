@@ -1,0 +1,101 @@
+package logbuf
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// out records each write it receives.
+type out struct {
+	mu     sync.Mutex
+	writes []string
+	wrote  chan struct{}
+}
+
+func newOut() *out { return &out{wrote: make(chan struct{}, 100)} }
+
+func (o *out) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	o.writes = append(o.writes, string(p))
+	o.mu.Unlock()
+	o.wrote <- struct{}{}
+	return len(p), nil
+}
+
+func (o *out) all() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.writes...)
+}
+
+func TestLinesAreBatchedAndWrittenWithinTheInterval(t *testing.T) {
+	o := newOut()
+	w := New(o, 50*time.Millisecond, 1<<10)
+	w.Write([]byte("first\n")) // after a quiet period: at once
+	if got := o.all(); len(got) != 1 || got[0] != "first\n" {
+		t.Fatalf("writes %q: the first line of a quiet server must not wait", got)
+	}
+	<-o.wrote
+	w.Write([]byte("a\n"))
+	w.Write([]byte("b\n"))
+	if got := o.all(); len(got) != 1 {
+		t.Fatalf("written before the interval: %q", got)
+	}
+	select {
+	case <-o.wrote:
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing written after the interval")
+	}
+	if got := o.all(); len(got) != 2 || got[1] != "a\nb\n" {
+		t.Fatalf("writes %q, want one with both lines", got)
+	}
+}
+
+func TestAFullBufferIsWrittenAtOnce(t *testing.T) {
+	o := newOut()
+	w := New(o, time.Hour, 8)
+	w.last = time.Now() // busy
+	w.Write([]byte("1234\n"))
+	w.Write([]byte("5678\n"))
+	if got := o.all(); len(got) != 1 || got[0] != "1234\n5678\n" {
+		t.Fatalf("writes %q", got)
+	}
+	w.Write([]byte("tail\n"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("after close\n"))
+	if got := o.all(); len(got) != 3 || got[1] != "tail\n" || got[2] != "after close\n" {
+		t.Fatalf("writes %q: Close must flush, and later writes go straight through", got)
+	}
+}
+
+func TestWarningsFlushEverythingBeforeThem(t *testing.T) {
+	var buf bytes.Buffer
+	w := New(&buf, time.Hour, 1<<16)
+	w.last = time.Now() // busy
+	log := slog.New(Handler(slog.NewJSONHandler(w, nil), w, slog.LevelWarn)).With("component", "test")
+	log.Info("request one")
+	if buf.Len() != 0 {
+		t.Fatalf("an info line was written at once: %s", buf.String())
+	}
+	log.Warn("something is wrong")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "request one") || !strings.Contains(lines[1], "something is wrong") || !strings.Contains(lines[1], `"component":"test"`) {
+		t.Fatalf("after a warning: %q", lines)
+	}
+}
+
+func TestZeroIntervalWritesEachLine(t *testing.T) {
+	o := newOut()
+	w := New(o, 0, 1<<10)
+	w.Write([]byte("a\n"))
+	w.Write([]byte("b\n"))
+	if got := o.all(); len(got) != 2 {
+		t.Fatalf("writes %q, want each line on its own", got)
+	}
+}
