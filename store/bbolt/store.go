@@ -15,8 +15,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
+	json "github.com/go-json-experiment/json"
 	"os"
 	"path/filepath"
 	"sync"
@@ -188,20 +188,29 @@ func (s *Store) Check() error {
 
 func notFound(what, id string) error { return signing.Errorf(signing.ENOTFOUND, "no %s %q", what, id) }
 
+// Records are JSON (readable with any tool) through encoding/json/v2's implementation, which
+// decodes them about three times faster than encoding/json; nil slices and maps stay null,
+// as encoding/json wrote them.
+var jsonOpts = json.JoinOptions(json.FormatNilSliceAsNull(true), json.FormatNilMapAsNull(true))
+
+func decodeRecord(raw []byte, v any) error { return json.Unmarshal(raw, v, jsonOpts) }
+
+func encodeRecord(v any) ([]byte, error) { return json.Marshal(v, jsonOpts) }
+
 func get[T any](tx *bolt.Tx, bucket []byte, key string, what string) (*T, error) {
 	raw := tx.Bucket(bucket).Get([]byte(key))
 	if raw == nil {
 		return nil, notFound(what, key)
 	}
 	v := new(T)
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := decodeRecord(raw, v); err != nil {
 		return nil, fmt.Errorf("decode %s %s: %w", what, key, err)
 	}
 	return v, nil
 }
 
 func put(tx *bolt.Tx, bucket []byte, key string, v any) error {
-	raw, err := json.Marshal(v)
+	raw, err := encodeRecord(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", bucket, err)
 	}
@@ -362,7 +371,7 @@ func list[T any](s *Store, bucket []byte, after string, limit int) ([]*T, error)
 		}
 		for ; k != nil && len(out) < limit; k, v = c.Next() {
 			rec := new(T)
-			if err := json.Unmarshal(v, rec); err != nil {
+			if err := decodeRecord(v, rec); err != nil {
 				return fmt.Errorf("decode %s %s: %w", bucket, k, err)
 			}
 			out = append(out, rec)
@@ -422,7 +431,7 @@ func (s *Store) CreateActivationCode(ctx context.Context, c *signing.ActivationC
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		if prev := tx.Bucket(bCodes).Get([]byte(c.ID)); prev != nil {
 			var p signing.ActivationCode
-			if json.Unmarshal(prev, &p) == nil && bytes.Equal(p.CodeHash, c.CodeHash) {
+			if decodeRecord(prev, &p) == nil && bytes.Equal(p.CodeHash, c.CodeHash) {
 				return nil // re-run of this batch function
 			}
 			return signing.Errorf(signing.EINTERNAL, "activation code id collision; try again")
@@ -598,7 +607,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *signing.Session, opts s
 			idemKey = []byte(sess.RelyingPartyID + "\x00" + idem.Key)
 			if raw := tx.Bucket(bIdem).Get(idemKey); raw != nil {
 				var rec idemRecord
-				if err := json.Unmarshal(raw, &rec); err != nil {
+				if err := decodeRecord(raw, &rec); err != nil {
 					return fmt.Errorf("decode idempotency record: %w", err)
 				}
 				if rec.SessionID == sess.ID { // re-run of this batch function
@@ -735,7 +744,7 @@ func (s *Store) AuditRecords(_ context.Context, after uint64, limit int) ([]sign
 		c := tx.Bucket(bAudit).Cursor()
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(out) < limit; k, v = c.Next() {
 			var a signing.AuditRecord
-			if err := json.Unmarshal(v, &a); err != nil {
+			if err := decodeRecord(v, &a); err != nil {
 				return fmt.Errorf("decode audit record: %w", err)
 			}
 			out = append(out, a)

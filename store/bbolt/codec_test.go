@@ -1,0 +1,54 @@
+package boltstore
+
+import (
+	stdjson "encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/kyso-dev/kyso/signing"
+)
+
+// Records written by encoding/json — every data file before the faster codec — read back
+// unchanged, and what the store writes now still decodes with encoding/json (a downgrade
+// keeps its data).
+func TestRecordsCompatibleWithEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 11, 23, 8, 30, 1, 123456789, time.UTC)
+	records := []any{
+		&signing.Session{ID: "ses_1", RelyingPartyID: "rp_1", RelyingPartyName: "Cổng dịch vụ công", UserID: "usr_1", CredentialID: "cred_1",
+			HashAlgorithm: "SHA-256", SignatureAlgorithm: signing.SigECDSA,
+			Documents:   []signing.Document{{Label: "Tờ khai", Hash: []byte{1, 2, 3}, Signature: []byte{4, 5}}, {Label: "b", Hash: []byte{6}}},
+			DisplayText: "Ký \"tờ khai\" <b>", CallbackURL: "https://portal.example/cb", VerificationCode: "0042", State: signing.StateSigned,
+			CreatedAt: at, ExpiresAt: at.Add(time.Minute), CompletedAt: at.Add(time.Second),
+			Error:             &signing.SessionError{Code: "X", Detail: "y"},
+			Approval:          &signing.Approval{DeviceID: "dev_1", Decision: signing.Approve, PickedCode: "0042", Challenge: []byte("c"), Signature: []byte("s"), At: at},
+			CallbackDelivered: true, Interaction: signing.InteractionCodeChoice, CodeChoices: []string{"1", "0042", "3"},
+			Deliveries: []signing.Delivery{{DeviceID: "dev_1", Outcome: "delivered", Attempts: 2, Detail: "d", At: at}}},
+		&signing.Session{ID: "ses_2", State: signing.StatePending, CreatedAt: at}, // nils and zeros
+		&signing.Credential{ID: "cred_1", UserID: "usr_1", KeyAlgorithm: "EC-P256", Status: signing.CredentialActive, Issuer: "external",
+			WrappedKey: []byte{1}, CSR: []byte{2}, Certificate: []byte{3}, Chain: [][]byte{{4}, {5}}, CreatedAt: at},
+		&signing.Credential{ID: "cred_2", Status: signing.CredentialRevoked, RevokedAt: at},
+		&signing.Device{ID: "dev_1", UserID: "usr_1", Name: "iPad", Platform: "ipados", Status: signing.DeviceActive, PublicKey: []byte{9},
+			PushToken: "tok", Language: "vi", CreatedAt: at, LastSeenAt: at},
+		&signing.AuditRecord{Seq: 7, Time: at, Actor: "a", Action: "b", Subject: "c", PrevHash: []byte{1}, Hash: []byte{2}},
+	}
+	for _, want := range records {
+		typ := reflect.TypeOf(want).Elem()
+		old, err := stdjson.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := reflect.New(typ).Interface()
+		if err := decodeRecord(old, got); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s written by encoding/json: read %+v (%v), want %+v", typ, got, err, want)
+		}
+		now, err := encodeRecord(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := reflect.New(typ).Interface()
+		if err := stdjson.Unmarshal(now, back); err != nil || !reflect.DeepEqual(back, want) {
+			t.Errorf("%s written now: encoding/json reads %+v (%v), want %+v", typ, back, err, want)
+		}
+	}
+}
