@@ -1,12 +1,17 @@
 package bridge
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+
+	json "github.com/go-json-experiment/json"
 )
+
+// answers decodes server answers like encoding/json did (callers decode into their own
+// structs, often with untagged fields), through encoding/json/v2's faster implementation.
+var answers = json.MatchCaseInsensitiveNames(true)
 
 // APIError is an RFC 9457 problem answered by a Kyso server.
 type APIError struct {
@@ -30,7 +35,7 @@ func DecodeResponse(resp *http.Response, out any) error {
 	}
 	if resp.StatusCode >= 300 {
 		apiErr := &APIError{Status: resp.StatusCode}
-		if json.Unmarshal(raw, apiErr) != nil || apiErr.Code == "" {
+		if json.Unmarshal(raw, apiErr, answers) != nil || apiErr.Code == "" {
 			apiErr.Code, apiErr.Detail = fmt.Sprintf("HTTP_%d", resp.StatusCode), strings.TrimSpace(string(raw))
 		}
 		return apiErr
@@ -38,5 +43,5 @@ func DecodeResponse(resp *http.Response, out any) error {
 	if out == nil || len(raw) == 0 {
 		return nil
 	}
-	return json.Unmarshal(raw, out)
+	return json.Unmarshal(raw, out, answers)
 }

@@ -3,15 +3,17 @@ package server
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/kyso-dev/kyso/signing"
 	"github.com/labstack/echo/v5"
@@ -20,11 +22,29 @@ import (
 // maxBody is the largest request body accepted (50 documents need well under 64 KiB).
 const maxBody = 1 << 20
 
+// The server's JSON goes through encoding/json/v2's implementation (faster in both
+// directions). Responses keep encoding/json's shape: nil slices and maps are null, map keys
+// sorted.
+var responseJSON = json.JoinOptions(json.FormatNilSliceAsNull(true), json.FormatNilMapAsNull(true), json.Deterministic(true))
+
+// jsonEncode writes v and a newline.
 func jsonEncode(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	b, err := json.Marshal(v, responseJSON)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
+
+// jsonSerializer is Echo's JSON for c.JSON and c.Bind.
+type jsonSerializer struct{}
+
+func (jsonSerializer) Serialize(c *echo.Context, v any, _ string) error {
+	return jsonEncode(c.Response(), v)
+}
+
+func (jsonSerializer) Deserialize(c *echo.Context, v any) error { return bind(c, v) }
 
 // readBody reads the request body up to maxBody.
 func readBody(c *echo.Context) ([]byte, error) {
@@ -49,96 +69,80 @@ func decodeJSON(c *echo.Context, body []byte, v any) error {
 	return decodeBody(body, v)
 }
 
-// decodeBody decodes exactly one JSON object from body into v, refusing unknown fields and
-// invalid UTF-8 (which encoding/json would silently replace).
+// decodeBody decodes exactly one JSON object from body into v. Field names must match
+// letter for letter (a misspelt "credentialID" must not count as "credentialId"); unknown
+// and duplicate fields and invalid UTF-8 are refused.
 func decodeBody(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return signing.Errorf(signing.EINVALID, "the request body is empty; a JSON object is required")
 	}
-	if !utf8.Valid(body) {
-		return signing.Errorf(signing.EINVALID, "the request body is not valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := json.Unmarshal(body, v, json.RejectUnknownMembers(true)); err != nil {
 		return signing.Errorf(signing.EINVALID, "malformed JSON body: %s", jsonErrorText(err))
-	}
-	if dec.More() {
-		return signing.Errorf(signing.EINVALID, "malformed JSON body: more than one JSON value")
-	}
-	// encoding/json matches field names without regard to case; a misspelt "credentialID"
-	// would otherwise count as "credentialId". Names must match exactly.
-	return exactFieldNames(body, reflect.TypeOf(v), "")
-}
-
-// exactFieldNames checks that every object key in raw is, letter for letter, a JSON field
-// name of t (recursing into nested structs and slices of structs).
-func exactFieldNames(raw []byte, t reflect.Type, path string) error {
-	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
-		if t.Kind() == reflect.Slice {
-			if t.Elem().Kind() == reflect.Uint8 { // []byte is base64 text
-				return nil
-			}
-			var items []json.RawMessage
-			if json.Unmarshal(raw, &items) != nil {
-				return nil
-			}
-			for i, it := range items {
-				if err := exactFieldNames(it, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct {
-		return nil
-	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(raw, &obj) != nil {
-		return nil
-	}
-	fields := map[string]reflect.Type{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "" {
-			name = f.Name
-		}
-		fields[name] = f.Type
-	}
-	for k, v := range obj {
-		ft, ok := fields[k]
-		if !ok {
-			return signing.Errorf(signing.EINVALID, "malformed JSON body: unknown field %q%s (names are case-sensitive)", k, inPath(path))
-		}
-		if err := exactFieldNames(v, ft, path+"."+k); err != nil {
-			return err
-		}
 	}
 	return nil
 }
 
-func inPath(path string) string {
-	if path == "" {
-		return ""
-	}
-	return " in " + strings.TrimPrefix(path, ".")
-}
-
+// jsonErrorText says what is wrong and where, without echoing the input.
 func jsonErrorText(err error) string {
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
+	var se *json.SemanticError
+	var syn *jsontext.SyntacticError
 	switch {
-	case errors.As(err, &te):
-		return fmt.Sprintf("field %q must be %s", te.Field, te.Type)
-	case errors.As(err, &se):
-		return fmt.Sprintf("syntax error at byte %d", se.Offset)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "unexpected end of input"
+	case errors.As(err, &se) && errors.Is(se.Err, json.ErrUnknownName):
+		return fmt.Sprintf("unknown field %s (names are case-sensitive)", pointerText(se.JSONPointer))
+	case errors.As(err, &se) && se.GoType != nil && se.JSONPointer == "":
+		return "the body must be " + kindOf(se.GoType)
+	case errors.As(err, &se) && se.GoType != nil:
+		return fmt.Sprintf("field %s must be %s", pointerText(se.JSONPointer), kindOf(se.GoType))
+	case errors.As(err, &syn) && errors.Is(syn.Err, jsontext.ErrDuplicateName):
+		return fmt.Sprintf("duplicate field %s", pointerText(syn.JSONPointer))
+	case errors.As(err, &syn) && strings.Contains(syn.Err.Error(), "UTF-8"):
+		return "the body is not valid UTF-8"
+	case errors.As(err, &syn):
+		return fmt.Sprintf("syntax error at byte %d", syn.ByteOffset)
 	}
-	return err.Error()
+	return "not a JSON object of the expected shape"
+}
+
+// pointerText names a JSON Pointer location for people: "documents[0].label".
+func pointerText(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		if _, err := strconv.Atoi(tok); err == nil && b.Len() > 0 {
+			fmt.Fprintf(&b, "[%s]", tok)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	return strconv.Quote(b.String())
+}
+
+func kindOf(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "a base64 string"
+		}
+		return "an array"
+	case reflect.Struct:
+		if t.PkgPath() == "time" {
+			return "an RFC 3339 time"
+		}
+		return "an object"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float64, reflect.Float32:
+		return "a number"
+	}
+	return t.String()
 }
 
 // bind reads and decodes the body of c into v.

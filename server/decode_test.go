@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/kyso-dev/kyso/signing"
@@ -39,6 +40,29 @@ func TestFieldNamesAreCaseSensitive(t *testing.T) {
 		var in createSessionRequest
 		if err := decodeBody([]byte(body), &in); (err == nil) != ok {
 			t.Errorf("%s: err %v, want ok=%v", body, err, ok)
+		}
+	}
+}
+
+// Refusals say what is wrong and where, for every kind of malformed body.
+func TestDecodeErrorsSayWhatAndWhere(t *testing.T) {
+	for body, want := range map[string]string{
+		``:                                    "empty",
+		`{"nationalId":`:                      "unexpected end of input",
+		`{"nationalId":"1"} {}`:               "syntax error",
+		`{"documents":[{"Label":"a"}]}`:       `unknown field "documents[0].Label" (names are case-sensitive)`,
+		`{"nationalID":"1"}`:                  `unknown field "nationalID"`,
+		`{"nationalId":1}`:                    `field "nationalId" must be a string`,
+		`{"documents":{}}`:                    `field "documents" must be an array`,
+		`{"nationalId":"1","nationalId":"2"}`: `duplicate field "nationalId"`,
+		"{\"displayText\":\"\xff\"}":          "not valid UTF-8",
+		`{"ttlSeconds":"60"}`:                 `field "ttlSeconds" must be an integer`,
+		`[]`:                                  "must be an object",
+	} {
+		var in createSessionRequest
+		err := decodeBody([]byte(body), &in)
+		if err == nil || signing.ErrorCode(err) != signing.EINVALID || !strings.Contains(signing.ErrorMessage(err), want) {
+			t.Errorf("%q: %v, want INVALID_REQUEST saying %q", body, err, want)
 		}
 	}
 }

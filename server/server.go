@@ -76,7 +76,7 @@ func New(svc *signing.Service, cfg Config) *Server {
 		cfg.StreamMaxAge = 30 * time.Minute
 	}
 	// No automatic 404 routes in groups: an unknown method on a known path must answer 405.
-	e := echo.NewWithConfig(echo.Config{Logger: cfg.Logger, NoGroupAutoRegister404Routes: true})
+	e := echo.NewWithConfig(echo.Config{Logger: cfg.Logger, NoGroupAutoRegister404Routes: true, JSONSerializer: jsonSerializer{}})
 	// Kyso is reached directly or through a proxy the operator configures; never trust
 	// forwarding headers by default.
 	e.IPExtractor = echo.ExtractIPDirect()

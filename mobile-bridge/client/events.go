@@ -3,12 +3,12 @@ package client
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
+	json "github.com/go-json-experiment/json"
 	bridge "github.com/kyso-dev/kyso/mobile-bridge"
 )
 
