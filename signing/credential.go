@@ -66,6 +66,7 @@ func (s *Service) CreateCredential(ctx context.Context, op *Operator, userID str
 		}
 		c.Status, c.Certificate, c.Chain = CredentialActive, cert.Raw, chain
 	}
+	defer s.userCreds.drop(u.ID)
 	if err := s.store.CreateCredential(ctx, c, s.audit("operator:"+op.ID, "credential.created", id, "user="+u.ID+" alg="+string(alg)+" issuer="+issuer)); err != nil {
 		return nil, err
 	}
@@ -115,7 +116,7 @@ func (s *Service) ImportCertificate(ctx context.Context, op *Operator, id string
 	if err := s.checkKeyMatchesCertificate(ctx, c.WrappedKey, c.ID, c.UserID, cert); err != nil {
 		return nil, Errorf(ECERTREJECTED, "the certificate does not match the key held")
 	}
-	return s.store.UpdateCredential(ctx, id, func(cur *Credential) error {
+	return s.updateCredential(ctx, id, func(cur *Credential) error {
 		if cur.Status != CredentialPendingCertificate {
 			return Errorf(EINVALID, "the credential is %s, not waiting for a certificate", cur.Status)
 		}
@@ -158,7 +159,7 @@ func (s *Service) SetCredentialStatus(ctx context.Context, op *Operator, id stri
 	if !suspend {
 		from, to, action = CredentialSuspended, CredentialActive, "credential.resumed"
 	}
-	return s.store.UpdateCredential(ctx, id, func(cur *Credential) error {
+	return s.updateCredential(ctx, id, func(cur *Credential) error {
 		if cur.Status != from {
 			return Errorf(EINVALID, "the credential is %s", cur.Status)
 		}
@@ -175,7 +176,7 @@ func (s *Service) RevokeCredential(ctx context.Context, op *Operator, id, reason
 		return nil, err
 	}
 	now := s.cfg.Now().UTC()
-	c, err := s.store.UpdateCredential(ctx, id, func(cur *Credential) error {
+	c, err := s.updateCredential(ctx, id, func(cur *Credential) error {
 		if cur.Status == CredentialRevoked {
 			return errUnchanged
 		}
@@ -194,6 +195,18 @@ func (s *Service) RevokeCredential(ctx context.Context, op *Operator, id, reason
 	}
 	s.log.Info("credential revoked; its key is destroyed", "credential", id)
 	return c, nil
+}
+
+// updateCredential is the store's UpdateCredential that also forgets the user's cached
+// credential list, so that this process never chooses from a stale one.
+func (s *Service) updateCredential(ctx context.Context, id string, fn func(*Credential) error, a AuditRecord) (*Credential, error) {
+	var userID string
+	c, err := s.store.UpdateCredential(ctx, id, func(cur *Credential) error {
+		userID = cur.UserID
+		return fn(cur)
+	}, a)
+	s.userCreds.drop(userID)
+	return c, err
 }
 
 // parsedCertificate returns c's certificate parsed, from a cache keyed by credential id: a

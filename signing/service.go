@@ -84,6 +84,8 @@ type Service struct {
 	devices   *ttlCache[*Device]       // active devices by id
 	certs     *ttlCache[certChain]     // certificates by credential id (immutable once set)
 	parsed    *ttlCache[*x509.Certificate]
+	users     *ttlCache[*User]         // by "i:"+id and "n:"+national id; users never change
+	userCreds *ttlCache[[]*Credential] // a user's credentials without keys, to choose one
 	rewrapJob rewrapJob
 
 	callbacksMu sync.Mutex
@@ -129,6 +131,7 @@ func NewService(store Store, keys Keys, issuer Issuer, notifier Notifier, approv
 		cfg: cfg, log: cfg.Logger, started: cfg.Now(), hub: newHub(), events: newEvents(), draining: make(chan struct{}), callbacks: map[string]bool{},
 		rpByKey: newTTLCache[*RelyingParty](30*time.Second, 10_000), devices: newTTLCache[*Device](2*time.Second, 100_000),
 		certs: newTTLCache[certChain](10*time.Minute, 100_000), parsed: newTTLCache[*x509.Certificate](10*time.Minute, 100_000),
+		users: newTTLCache[*User](time.Minute, 100_000), userCreds: newTTLCache[[]*Credential](2*time.Second, 100_000),
 		bgCtx: ctx, bgCancel: cancel,
 	}
 }

@@ -76,12 +76,49 @@ func (s *Service) validateSessionRequest(req *SessionRequest) error {
 	return nil
 }
 
-// pickCredential returns the credential the session will use: the named one, which must be
-// the user's and usable now, or the user's newest usable credential.
-func (s *Service) pickCredential(ctx context.Context, u *User, id string) (*Credential, error) {
-	creds, err := s.store.CredentialsByUser(ctx, u.ID)
+// sessionUser returns the user a relying party names by id or national id. Returns
+// EUSERNOTFOUND. Users never change once created, so a found user is kept a minute.
+func (s *Service) sessionUser(ctx context.Context, id, nationalID string) (*User, error) {
+	key, now := "n:"+nationalID, s.cfg.Now()
+	if id != "" {
+		key = "i:" + id
+	}
+	if u, ok := s.users.get(key, now); ok {
+		return u, nil
+	}
+	var u *User
+	var err error
+	if id != "" {
+		u, err = s.store.User(ctx, id)
+	} else {
+		u, err = s.store.UserByNationalID(ctx, nationalID)
+	}
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, Errorf(EUSERNOTFOUND, "no such user")
+	}
 	if err != nil {
 		return nil, err
+	}
+	s.users.put(key, u, now)
+	return u, nil
+}
+
+// pickCredential returns the credential the session will use: the named one, which must be
+// the user's and usable now, or the user's newest usable credential. It chooses from a list
+// kept 2 seconds (dropped at once when this process changes one of the user's credentials);
+// signing reads the credential afresh and checks it again.
+func (s *Service) pickCredential(ctx context.Context, u *User, id string) (*Credential, error) {
+	now := s.cfg.Now()
+	creds, ok := s.userCreds.get(u.ID, now)
+	if !ok {
+		var err error
+		if creds, err = s.store.CredentialsByUser(ctx, u.ID); err != nil {
+			return nil, err
+		}
+		for _, c := range creds {
+			c.WrappedKey, c.CSR = nil, nil // what is kept in memory holds no key material
+		}
+		s.userCreds.put(u.ID, creds, now)
 	}
 	for i := len(creds) - 1; i >= 0; i-- {
 		c := creds[i]
@@ -118,16 +155,7 @@ func (s *Service) CreateSession(ctx context.Context, rp *RelyingParty, req Sessi
 	if err := s.validateSessionRequest(&req); err != nil {
 		return nil, err
 	}
-	var u *User
-	var err error
-	if req.UserID != "" {
-		u, err = s.store.User(ctx, req.UserID)
-	} else {
-		u, err = s.store.UserByNationalID(ctx, req.NationalID)
-	}
-	if ErrorCode(err) == ENOTFOUND {
-		return nil, Errorf(EUSERNOTFOUND, "no such user")
-	}
+	u, err := s.sessionUser(ctx, req.UserID, req.NationalID)
 	if err != nil {
 		return nil, err
 	}
