@@ -40,7 +40,7 @@ type Config struct {
 	Server        string // base URL of the server
 	OperatorToken string // an admin token, to set up users, devices and a relying party
 	PID           int    // the server's process id, for CPU and RSS (0: not reported)
-	Workers       int    // relying-party workers; default 16
+	Workers       int    // relying-party workers; default 64
 	Devices       int    // users, each with one device; default: as many as workers
 	KeyAlgorithm  string // default EC-P256
 	Documents     int    // documents per session; default 1
@@ -76,10 +76,14 @@ type Report struct {
 	CPUSecondsPerTransaction   float64            `json:"cpuSecondsPerTransaction"`
 	// LoadCPUSecondsPerTransaction is what the load generator itself (this process: relying
 	// parties, devices, verification) used per transaction on the same machine.
-	LoadCPUSecondsPerTransaction float64        `json:"loadCpuSecondsPerTransaction"`
-	PeakRSSBytes                 int64          `json:"peakRssBytes"`
-	Errors                       map[string]int `json:"errors"`
-	Limit                        *Limit         `json:"limit,omitempty"`
+	LoadCPUSecondsPerTransaction float64 `json:"loadCpuSecondsPerTransaction"`
+	// MachineBusy is the fraction of the machine's CPU time that was busy during the run
+	// (Linux; 0 elsewhere). Well below 1, the run was bound by latency, not by CPU: more
+	// workers would complete more transactions.
+	MachineBusy  float64        `json:"machineBusy"`
+	PeakRSSBytes int64          `json:"peakRssBytes"`
+	Errors       map[string]int `json:"errors"`
+	Limit        *Limit         `json:"limit,omitempty"`
 }
 
 // recorder collects latencies and errors from many goroutines.
@@ -151,7 +155,7 @@ func summarize(ds []time.Duration) Latency {
 
 func (c *Config) defaults() {
 	if c.Workers == 0 {
-		c.Workers = 16
+		c.Workers = 64
 	}
 	if c.Devices == 0 {
 		c.Devices = c.Workers
@@ -199,6 +203,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	cpu0, _ := processCPU(cfg.PID)
 	self0 := selfCPU()
+	busy0, total0, _ := machineCPU()
 	start := time.Now()
 	var started, completed atomic.Int64
 	var wg sync.WaitGroup
@@ -224,6 +229,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	elapsed := time.Since(start)
 	cpu1, _ := processCPU(cfg.PID)
 	self1 := selfCPU()
+	busy1, total1, _ := machineCPU()
 	stopDevices()
 	devWG.Wait()
 
@@ -233,6 +239,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if n > 0 {
 		rep.TransactionsPerSecond = float64(n) / elapsed.Seconds()
 		rep.LoadCPUSecondsPerTransaction = (self1 - self0) / float64(n)
+	}
+	if total1 > total0 {
+		rep.MachineBusy = (busy1 - busy0) / (total1 - total0)
 		if cfg.PID != 0 {
 			rep.CPUSecondsPerTransaction = (cpu1 - cpu0) / float64(n)
 		}

@@ -37,6 +37,31 @@ func processCPU(pid int) (float64, error) {
 	return (utime + stime) / clockTicks, nil
 }
 
+// machineCPU returns the machine's busy and total CPU time so far, in USER_HZ ticks, from
+// /proc/stat (busy: everything but idle and I/O wait).
+func machineCPU() (busy, total float64, err error) {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, 0, errors.New("bad /proc/stat")
+	}
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseFloat(v, 64)
+		if i >= 8 { // guest times are already counted in user and nice
+			break
+		}
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total, nil
+}
+
 // selfCPU returns the user+system CPU seconds this process has used.
 func selfCPU() float64 {
 	var ru syscall.Rusage

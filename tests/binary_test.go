@@ -58,16 +58,18 @@ func TestKysoBenchCommand(t *testing.T) {
 		t.Fatalf("kyso bench: %v\n%s", err, out)
 	}
 	var r struct {
-		Transactions               int
-		TransactionsPerSecond      float64
-		LimitTransactionsPerSecond float64
-		Ratio                      float64
-		CPUSecondsPerTransaction   float64
-		PeakRSSBytes               int64
-		LatencyMs                  struct{ P50, P95, P99, Max float64 }
-		Errors                     map[string]int
-		KeyAlgorithm               string
-		DocumentsPerSession        int
+		Transactions                 int
+		TransactionsPerSecond        float64
+		LimitTransactionsPerSecond   float64
+		Ratio                        float64
+		CPUSecondsPerTransaction     float64
+		LoadCPUSecondsPerTransaction float64
+		MachineBusy                  float64
+		PeakRSSBytes                 int64
+		LatencyMs                    struct{ P50, P95, P99, Max float64 }
+		Errors                       map[string]int
+		KeyAlgorithm                 string
+		DocumentsPerSession          int
 	}
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("output is not the JSON report: %v\n%s", err, out)
@@ -75,7 +77,8 @@ func TestKysoBenchCommand(t *testing.T) {
 	if r.Transactions != 30 || len(r.Errors) != 0 || r.KeyAlgorithm != "EC-P256" || r.DocumentsPerSession != 1 {
 		t.Fatalf("report %+v", r)
 	}
-	if r.CPUSecondsPerTransaction <= 0 || r.PeakRSSBytes <= 0 || r.LimitTransactionsPerSecond <= 0 || r.Ratio <= 0 || r.LatencyMs.Max <= 0 {
+	if r.CPUSecondsPerTransaction <= 0 || r.LoadCPUSecondsPerTransaction <= 0 || r.MachineBusy <= 0 || r.MachineBusy > 1 ||
+		r.PeakRSSBytes <= 0 || r.LimitTransactionsPerSecond <= 0 || r.Ratio <= 0 || r.LatencyMs.Max <= 0 {
 		t.Fatalf("figures missing: %+v", r)
 	}
 }

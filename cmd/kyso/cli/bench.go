@@ -36,7 +36,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
 	server := fs.String("server", "", "an existing server (default: start one)")
 	tokenFile := fs.String("token-file", "", "admin operator token of --server")
-	workers := fs.Int("workers", 32, "relying-party workers")
+	workers := fs.Int("workers", 64, "relying-party workers (concurrent transactions)")
 	devices := fs.Int("devices", 0, "simulated devices (users); default: as many as workers")
 	key := fs.String("key", "EC-P256", "key type: EC-P256, EC-P384, RSA-2048, RSA-3072")
 	docs := fs.Int("documents", 1, "documents per session")
@@ -160,6 +160,7 @@ func printReport(w io.Writer, r *bench.Report) {
 	fmt.Fprintf(tw, "server CPU per transaction\t%.2f ms\t\n", r.CPUSecondsPerTransaction*1000)
 	fmt.Fprintf(tw, "load generator CPU per tx\t%.2f ms\t(relying parties and devices, on the same machine)\n", r.LoadCPUSecondsPerTransaction*1000)
 	fmt.Fprintf(tw, "server peak RSS\t%s\t\n", mib(r.PeakRSSBytes))
+	fmt.Fprintf(tw, "machine CPU busy\t%.0f %%\t%s\n", r.MachineBusy*100, busyHint(r.MachineBusy))
 	fmt.Fprintf(tw, "\nlatency (ms)\tp50\tp95\tp99\tmax\n")
 	stages := make([]string, 0, len(r.StagesMs))
 	for s := range r.StagesMs {
@@ -180,6 +181,14 @@ func printReport(w io.Writer, r *bench.Report) {
 		fmt.Fprintf(tw, "\nerrors\t%v\t\n", r.Errors)
 	}
 	tw.Flush()
+}
+
+// busyHint says when a run did not load the machine: its throughput is then bound by latency.
+func busyHint(busy float64) string {
+	if busy > 0 && busy < 0.9 {
+		return "(below 90 %: bound by latency; more --workers would complete more)"
+	}
+	return ""
 }
 
 // child is a kyso serve started by the bench on a temporary data directory.
