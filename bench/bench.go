@@ -399,11 +399,10 @@ func runDevice(ctx context.Context, d *client.Client, poll bool, rec *recorder) 
 	}
 }
 
-// httpClient is shared by the relying-party workers: keep-alive connections, enough of them.
+// httpClient is shared by the relying parties and devices: keep-alive connections, enough
+// of them, without goroutines of their own (see directTransport).
 func httpClient(conns int) *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns, t.MaxIdleConnsPerHost = conns*2, conns*2
-	return &http.Client{Transport: t, Timeout: 2 * time.Minute}
+	return &http.Client{Transport: newDirectTransport(conns * 2), Timeout: 2 * time.Minute}
 }
 
 func signingOpts(alg string) crypto.SignerOpts {

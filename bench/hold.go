@@ -104,7 +104,7 @@ func Hold(ctx context.Context, cfg HoldConfig) (*HoldReport, error) {
 	holdCtx, release := context.WithCancel(ctx)
 	defer release()
 	var opened atomic.Int64
-	hc := &http.Client{Transport: httpClient(1).Transport.(*http.Transport).Clone()}
+	hc := httpClient(1) // its own connections, one per long-poll
 	var conns sync.WaitGroup
 	for i := range cfg.LongPolls {
 		if len(ids) == 0 {
