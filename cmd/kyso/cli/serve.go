@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kyso-dev/kyso/cmd/kyso/app"
+	"github.com/kyso-dev/kyso/internal/gctune"
 	"github.com/kyso-dev/kyso/internal/logbuf"
 	"github.com/kyso-dev/kyso/keystore"
 	"github.com/kyso-dev/kyso/pki"
@@ -39,6 +40,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	rpRate := fs.Int("rp-rate", 50, "signature requests per second per relying party (burst of the same size)")
 	activationRate := fs.Int("activation-rate", 10, "activation attempts per minute per client address")
 	logFlush := fs.Duration("log-flush", 100*time.Millisecond, "write info log lines in batches at most this long after they are logged (warnings and errors at once; 0: every line at once)")
+	gcFloor := fs.Int("gc-min-heap", 64, "MiB the heap may grow to before the garbage collector runs (fewer collections while the live heap is small; 0: Go's default; GOGC or GOMEMLIMIT, if set, win)")
 	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this separate address (e.g. 127.0.0.1:6060); off by default")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -68,6 +70,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if *fcmCreds != "" || *fcmProject != "" || *fcmEndpoint != "" || os.Getenv("GOOGLE_APPLICATION_CREDENTIALS") != "" {
 		cfg.FCM = &fcm.Config{CredentialsFile: *fcmCreds, ProjectID: *fcmProject, Endpoint: *fcmEndpoint}
+	}
+	if stop, ok := gctune.Floor(uint64(max(*gcFloor, 0)) << 20); ok {
+		defer stop()
 	}
 	if *pprofAddr != "" {
 		stop, err := servePprof(*pprofAddr, stderr)
