@@ -9,9 +9,9 @@ import (
 	"github.com/kyso-dev/kyso/signing"
 )
 
-// Records written by encoding/json — every data file before the faster codec — read back
-// unchanged, and what the store writes now still decodes with encoding/json (a downgrade
-// keeps its data).
+// Records written by encoding/json — every data file before the faster codecs — read back
+// unchanged. What the store writes now reads back unchanged, and records other than
+// sessions (stored in binary) still decode with encoding/json.
 func TestRecordsCompatibleWithEncodingJSON(t *testing.T) {
 	at := time.Date(2026, 11, 23, 8, 30, 1, 123456789, time.UTC)
 	records := []any{
@@ -46,9 +46,58 @@ func TestRecordsCompatibleWithEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		got = reflect.New(typ).Interface()
+		if err := decodeRecord(now, got); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s written now: read %+v (%v), want %+v", typ, got, err, want)
+		}
+		if _, ok := want.(*signing.Session); ok {
+			if now[0] != sessionFormat {
+				t.Errorf("a session was not written in the binary form: %q", now)
+			}
+			continue
+		}
 		back := reflect.New(typ).Interface()
 		if err := stdjson.Unmarshal(now, back); err != nil || !reflect.DeepEqual(back, want) {
 			t.Errorf("%s written now: encoding/json reads %+v (%v), want %+v", typ, back, err, want)
 		}
 	}
+}
+
+// FuzzDecodeSession: any bytes after the format byte decode without a panic, and whatever
+// decodes encodes to a record that decodes to the same session.
+func FuzzDecodeSession(f *testing.F) {
+	at := time.Date(2026, 11, 23, 8, 30, 1, 5, time.UTC)
+	f.Add(encodeSession(&signing.Session{ID: "ses_1", State: signing.StateSigned, CreatedAt: at,
+		Documents: []signing.Document{{Label: "a", Hash: []byte{1}, Signature: []byte{2}}},
+		Approval:  &signing.Approval{DeviceID: "d", Challenge: []byte("c"), At: at},
+		Error:     &signing.SessionError{Code: "X"}, CodeChoices: []string{"1", "2", "3"},
+		Deliveries: []signing.Delivery{{DeviceID: "d", Attempts: -1, At: at}}})[1:])
+	f.Add([]byte{0x0a, 0xff})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var s signing.Session
+		if decodeSession(append([]byte{sessionFormat}, body...), &s) != nil {
+			return
+		}
+		var again signing.Session
+		if err := decodeSession(encodeSession(&s), &again); err != nil || !reflect.DeepEqual(normalize(&again), normalize(&s)) {
+			t.Fatalf("re-encoded session differs: %+v (%v), want %+v", again, err, s)
+		}
+	})
+}
+
+// normalize makes empty byte slices nil: a record cannot tell them apart.
+func normalize(s *signing.Session) *signing.Session {
+	nz := func(b []byte) []byte {
+		if len(b) == 0 {
+			return nil
+		}
+		return b
+	}
+	for i := range s.Documents {
+		s.Documents[i].Hash, s.Documents[i].Signature = nz(s.Documents[i].Hash), nz(s.Documents[i].Signature)
+	}
+	if s.Approval != nil {
+		s.Approval.Challenge, s.Approval.Signature = nz(s.Approval.Challenge), nz(s.Approval.Signature)
+	}
+	return s
 }

@@ -193,9 +193,23 @@ func notFound(what, id string) error { return signing.Errorf(signing.ENOTFOUND, 
 // as encoding/json wrote them.
 var jsonOpts = json.JoinOptions(json.FormatNilSliceAsNull(true), json.FormatNilMapAsNull(true))
 
-func decodeRecord(raw []byte, v any) error { return json.Unmarshal(raw, v, jsonOpts) }
+func decodeRecord(raw []byte, v any) error {
+	if len(raw) > 0 && raw[0] == sessionFormat {
+		s, ok := v.(*signing.Session)
+		if !ok {
+			return fmt.Errorf("a binary session record where a %T was expected", v)
+		}
+		return decodeSession(raw, s)
+	}
+	return json.Unmarshal(raw, v, jsonOpts)
+}
 
-func encodeRecord(v any) ([]byte, error) { return json.Marshal(v, jsonOpts) }
+func encodeRecord(v any) ([]byte, error) {
+	if s, ok := v.(*signing.Session); ok {
+		return encodeSession(s), nil
+	}
+	return json.Marshal(v, jsonOpts)
+}
 
 func get[T any](tx *bolt.Tx, bucket []byte, key string, what string) (*T, error) {
 	raw := tx.Bucket(bucket).Get([]byte(key))
