@@ -60,6 +60,32 @@ func measure(d time.Duration, workers int, op func() error) (float64, error) {
 	return float64(n.Load()) / time.Since(start).Seconds(), firstErr
 }
 
+// Average combines limits measured at different times of one run (before and after it, on
+// a machine whose speed drifts): each component's rate is the mean of its measurements.
+func Average(limits ...*Limit) *Limit {
+	out := &Limit{}
+	for i, c := range limits[0].Components {
+		sum := 0.0
+		for _, l := range limits {
+			sum += l.Components[i].OpsPerSecond
+		}
+		c.OpsPerSecond = sum / float64(len(limits))
+		c.MsPerTx = c.PerTransaction / c.OpsPerSecond * 1000
+		out.Components = append(out.Components, c)
+	}
+	out.total()
+	return out
+}
+
+// total sets TransactionsPerSecond from the components.
+func (l *Limit) total() {
+	var msPerTx float64
+	for _, c := range l.Components {
+		msPerTx += c.MsPerTx
+	}
+	l.TransactionsPerSecond = 1000 / msPerTx
+}
+
 // measureWrites measures durable session updates (each with its audit record) by writers
 // goroutines, each on its own session.
 func measureWrites(ctx context.Context, st *boltstore.Store, writers int, d time.Duration, digest []byte) (float64, error) {
@@ -233,10 +259,6 @@ func MeasureLimit(ctx context.Context, keyAlg string, documents int, poll bool, 
 	}
 	add("HTTP round trip, both ends (loopback, keep-alive)", roundTrips, ops)
 
-	var msPerTx float64
-	for _, c := range lim.Components {
-		msPerTx += c.MsPerTx
-	}
-	lim.TransactionsPerSecond = 1000 / msPerTx
+	lim.total()
 	return lim, nil
 }

@@ -91,15 +91,24 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errorsExit(rep.Errors)
 	}
 
-	dir, err := os.MkdirTemp("", "kyso-bench-limit-")
+	measureLimit := func() (*bench.Limit, error) {
+		dir, err := os.MkdirTemp("", "kyso-bench-limit-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		lim, err := bench.MeasureLimit(ctx, *key, *docs, *poll, dir, 0)
+		if err != nil {
+			return nil, fmt.Errorf("measure limit: %w", err)
+		}
+		return lim, nil
+	}
+	// The limit is measured before and after the run and averaged: a shared machine's speed
+	// drifts, and the ratio compares the run with the machine as it was meanwhile.
+	logf("measuring this machine's limit for %s with %d document(s)", *key, *docs)
+	before, err := measureLimit()
 	if err != nil {
 		return err
-	}
-	defer os.RemoveAll(dir)
-	logf("measuring this machine's limit for %s with %d document(s)", *key, *docs)
-	limit, err := bench.MeasureLimit(ctx, *key, *docs, *poll, dir, 0)
-	if err != nil {
-		return fmt.Errorf("measure limit: %w", err)
 	}
 	logf("running %d workers, %d devices", *workers, max(*devices, *workers))
 	if *cpuProfile != "" {
@@ -114,6 +123,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	logf("measuring this machine's limit again")
+	after, err := measureLimit()
+	if err != nil {
+		return err
+	}
+	limit := bench.Average(before, after)
 	rep.Limit, rep.LimitTransactionsPerSecond = limit, limit.TransactionsPerSecond
 	if limit.TransactionsPerSecond > 0 {
 		rep.Ratio = rep.TransactionsPerSecond / limit.TransactionsPerSecond

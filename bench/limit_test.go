@@ -1,0 +1,19 @@
+package bench
+
+import (
+	"math"
+	"testing"
+)
+
+func TestAverageOfLimits(t *testing.T) {
+	a := &Limit{Components: []Component{{Name: "x", PerTransaction: 2, OpsPerSecond: 1000}, {Name: "y", PerTransaction: 1, OpsPerSecond: 4000}}}
+	b := &Limit{Components: []Component{{Name: "x", PerTransaction: 2, OpsPerSecond: 3000}, {Name: "y", PerTransaction: 1, OpsPerSecond: 4000}}}
+	avg := Average(a, b)
+	// x: 2 per tx at 2000/s = 1 ms; y: 1 per tx at 4000/s = 0.25 ms; 1.25 ms per transaction.
+	if x := avg.Components[0]; x.OpsPerSecond != 2000 || x.MsPerTx != 1 || x.Name != "x" {
+		t.Fatalf("component %+v", x)
+	}
+	if math.Abs(avg.TransactionsPerSecond-800) > 1e-9 {
+		t.Fatalf("limit %v tx/s, want 800", avg.TransactionsPerSecond)
+	}
+}
