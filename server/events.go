@@ -1,13 +1,13 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"sync"
 	"time"
 
-	json "github.com/go-json-experiment/json"
 	bridge "github.com/kyso-dev/kyso/mobile-bridge"
 	"github.com/kyso-dev/kyso/signing"
 	"github.com/labstack/echo/v5"
@@ -61,7 +61,7 @@ func (s *Server) deviceEvents(c *echo.Context) error {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	send := func(id, typ string, data any) error {
-		raw, err := json.Marshal(data, responseJSON)
+		raw, err := json.Marshal(data)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	json "github.com/go-json-experiment/json"
 	"github.com/kyso-dev/kyso/signing"
 )
 
@@ -100,4 +101,41 @@ func normalize(s *signing.Session) *signing.Session {
 		s.Approval.Challenge, s.Approval.Signature = nz(s.Approval.Challenge), nz(s.Approval.Signature)
 	}
 	return s
+}
+
+// BenchmarkSessionRecord: decoding and encoding a signed session's record, in the binary
+// form the store writes and in the JSON form of older data files.
+func BenchmarkSessionRecord(b *testing.B) {
+	at := time.Date(2026, 11, 23, 8, 30, 1, 0, time.UTC)
+	s := &signing.Session{ID: "ses_0123456789abcdefghij", RelyingPartyID: "rp_0123456789abcdef", RelyingPartyName: "Cổng dịch vụ công",
+		UserID: "usr_0123456789abcdef", CredentialID: "cred_0123456789abcdef", HashAlgorithm: "SHA-256", SignatureAlgorithm: signing.SigECDSA,
+		Documents:   []signing.Document{{Label: "Tờ khai", Hash: make([]byte, 32), Signature: make([]byte, 71)}},
+		DisplayText: "Ký tờ khai đăng ký thường trú", VerificationCode: "1234", State: signing.StateSigned,
+		CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute), CompletedAt: at.Add(time.Second),
+		Approval: &signing.Approval{DeviceID: "dev_0123456789abcdef", Decision: signing.Approve, Challenge: make([]byte, 180), Signature: make([]byte, 71), At: at}}
+	bin := encodeSession(s)
+	js, _ := json.Marshal(s, jsonOpts)
+	b.Run("decode-binary", func(b *testing.B) {
+		b.ReportMetric(float64(len(bin)), "bytes")
+		for b.Loop() {
+			var got signing.Session
+			if err := decodeRecord(bin, &got); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode-json", func(b *testing.B) {
+		b.ReportMetric(float64(len(js)), "bytes")
+		for b.Loop() {
+			var got signing.Session
+			if err := decodeRecord(js, &got); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encode-binary", func(b *testing.B) {
+		for b.Loop() {
+			encodeSession(s)
+		}
+	})
 }
