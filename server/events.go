@@ -78,6 +78,9 @@ func (s *Server) deviceEvents(c *echo.Context) error {
 			}
 			return send(ev.ID, ev.Type, deviceSessionView(sess, challenge))
 		}
+		if ev.DecidedBy == dev.ID {
+			return nil // the answer to this device's decision carried the final state
+		}
 		return send(ev.ID, ev.Type, bridge.SessionEvent{ID: ev.SessionID, State: string(ev.State)})
 	}
 	if _, err := io.WriteString(w, "retry: 2000\n\n"); err != nil {

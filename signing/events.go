@@ -23,6 +23,9 @@ type Event struct {
 	Type      string
 	SessionID string
 	State     State
+	// DecidedBy is the device whose decision ended the session, if one did: the answer to
+	// its decision already told it the final state.
+	DecidedBy string
 	seq       uint64
 }
 
@@ -74,6 +77,9 @@ func (e *events) publish(userID, typ string, sess *Session) {
 	defer e.mu.Unlock()
 	e.seq++
 	ev := Event{ID: fmt.Sprintf("%s-%d", e.epoch, e.seq), Type: typ, SessionID: sess.ID, State: sess.State, seq: e.seq}
+	if sess.Approval != nil && sess.State.Final() {
+		ev.DecidedBy = sess.Approval.DeviceID
+	}
 	f := e.feeds[userID]
 	if f == nil {
 		return // nobody listens and nobody left recently

@@ -158,6 +158,10 @@ func TestIPadAndPhoneWithOneDeadToken(t *testing.T) {
 	// The next request reaches the iPad only; the dead token is never tried again.
 	sess2, err := rp.CreateSignature(ctx, request(signer{nationalID: "001"}, "SHA-256", "", digests(1, "SHA-256")), "")
 	must(t, err)
+	// The iPad's own decision's answer told it the final state: its stream does not repeat it.
+	if ev := nextEvent(t, ipadEvents); ev.Type != "session.created" || ev.Session.ID != sess2.ID {
+		t.Fatalf("iPad event after its own approval %+v, want only the next request", ev)
+	}
 	waitFor(t, "the second push", func() bool { return len(fake.RequestsFor("ipad-token")) == 2 })
 	if n := len(fake.RequestsFor("phone-token-dead")); n != 1 {
 		t.Fatalf("the retired token was sent %d pushes", n)
@@ -316,7 +320,8 @@ func TestEventStreamResumes(t *testing.T) {
 	}
 	b, err := rp.CreateSignature(context.Background(), request(s, "SHA-256", "", digests(1, "SHA-256")), "")
 	must(t, err)
-	_, err = s.dev.Decide(context.Background(), a.ID, false, "")
+	phone := e.enroll(s.userID, "android") // the user's other device declines a meanwhile
+	_, err = phone.Decide(context.Background(), a.ID, false, "")
 	must(t, err)
 
 	ctx2, cancel2 := context.WithCancel(context.Background())

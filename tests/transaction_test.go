@@ -373,7 +373,8 @@ func TestLongPollOutlivesReadTimeout(t *testing.T) {
 	must(t, err)
 	<-events // the snapshot
 	time.Sleep(time.Second)
-	_, err = s.dev.Decide(ctx, sess.ID, true, "")
+	phone := e.enroll(s.userID, "android") // the user's other device decides
+	_, err = phone.Decide(ctx, sess.ID, true, "")
 	must(t, err)
 	for ev := range events {
 		if ev.Type == "session.updated" && ev.Update.State == "signed" {
