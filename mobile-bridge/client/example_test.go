@@ -74,10 +74,11 @@ func ExampleClient_Events() {
 		switch ev.Type {
 		case "session.created":
 			fmt.Println("asked:", ev.Session.DisplayText)
-			phone.Decide(ctx, ev.Session.ID, false, "")
-		case "session.updated":
-			fmt.Println("now:", ev.Update.State)
+			state, _ := phone.Decide(ctx, ev.Session.ID, false, "")
+			fmt.Println("now:", state) // the decision's answer carries the final state
 			cancel()
+		case "session.updated": // another of the user's devices decided, or the request expired
+			fmt.Println("gone:", ev.Update.ID, ev.Update.State)
 		}
 	}
 	// Output:

@@ -139,8 +139,8 @@ func (v *Verifier) verifySignature(r *http.Request, label, keyID string, pub *ec
 		return unauthenticated("device key is unusable")
 	}
 	// httpsign reads the target URI from the request's URL; give it the absolute one the
-	// device signed, on a copy.
-	c := r.Clone(r.Context())
+	// device signed, on a shallow copy (httpsign only reads the headers).
+	c := r.WithContext(r.Context())
 	c.Body = http.NoBody
 	u := *r.URL
 	u.Scheme, u.Host = "http", r.Host
