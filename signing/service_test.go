@@ -288,6 +288,9 @@ func BenchmarkTransaction(b *testing.B) {
 	for _, alg := range []signing.KeyAlgorithm{signing.KeyECP256, signing.KeyRSA2048} {
 		b.Run(string(alg), func(b *testing.B) {
 			f := newFixtureWithKey(b, alg)
+			// One user signs from every worker at once: no cap on pending requests.
+			svc := signing.NewService(f.store, f.keys, f.ca, f.notifier, bridge.Protocol{}, signing.Config{Now: f.Now, MaxPendingPerUser: 1 << 20})
+			defer svc.Close()
 			ctx := context.Background()
 			b.ReportAllocs()
 			b.SetParallelism(16) // 16 workers per CPU: concurrent requests, as a server sees them
@@ -297,18 +300,18 @@ func BenchmarkTransaction(b *testing.B) {
 				for pb.Next() {
 					rand.Read(doc)
 					h := sha256.Sum256(doc)
-					s, err := f.svc.CreateSession(ctx, f.rp, signing.SessionRequest{NationalID: "001", HashAlgorithm: signing.SHA256,
+					s, err := svc.CreateSession(ctx, f.rp, signing.SessionRequest{NationalID: "001", HashAlgorithm: signing.SHA256,
 						Documents: []signing.Document{{Label: "a.pdf", Hash: h[:]}}, DisplayText: "Ký"}, signing.Idempotency{})
 					if err != nil {
 						b.Fatal(err)
 					}
-					s, challenge, err := f.svc.DeviceSession(ctx, f.dev, s.ID)
+					s, challenge, err := svc.DeviceSession(ctx, f.dev, s.ID)
 					if err != nil {
 						b.Fatal(err)
 					}
 					digest := sha256.Sum256(bridge.DecisionMessage(challenge, "approve"))
 					sig, _ := ecdsa.SignASN1(rand.Reader, f.devKey, digest[:])
-					done, err := f.svc.Decide(ctx, f.dev, s.ID, signing.Approve, "", sig)
+					done, err := svc.Decide(ctx, f.dev, s.ID, signing.Approve, "", sig)
 					if err != nil || done.State != signing.StateSigned {
 						b.Fatalf("decide: %v", err)
 					}
