@@ -33,6 +33,7 @@ func gogc() uint64 {
 
 func TestFloorRaisesGOGCAfterACollectionAndStopRestoresIt(t *testing.T) {
 	t.Setenv("GOGC", "") // as if unset
+	t.Setenv("GOMEMLIMIT", "")
 	prev := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(prev)
 	stop, ok := Floor(1 << 30)
