@@ -239,12 +239,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if n > 0 {
 		rep.TransactionsPerSecond = float64(n) / elapsed.Seconds()
 		rep.LoadCPUSecondsPerTransaction = (self1 - self0) / float64(n)
-	}
-	if total1 > total0 {
-		rep.MachineBusy = (busy1 - busy0) / (total1 - total0)
 		if cfg.PID != 0 {
 			rep.CPUSecondsPerTransaction = (cpu1 - cpu0) / float64(n)
 		}
+	}
+	if total1 > total0 {
+		rep.MachineBusy = (busy1 - busy0) / (total1 - total0)
 	}
 	for stage, ds := range rec.stages {
 		rep.StagesMs[stage] = summarize(ds)

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"testing"
 	"time"
@@ -51,5 +52,20 @@ func TestBenchHoldSmall(t *testing.T) {
 	}
 	if rep.BaselineRSSBytes <= 0 || rep.AfterPendingRSSBytes <= 0 || rep.AfterConnectionsRSSBytes <= 0 {
 		t.Fatalf("RSS figures %+v", rep)
+	}
+}
+
+// TestBenchReportWithoutTransactions: a run that completes nothing still reports figures
+// that encode (no division by zero, no NaN in the JSON).
+func TestBenchReportWithoutTransactions(t *testing.T) {
+	e := startEnv(t, withBenchLimits)
+	rep, err := bench.Run(context.Background(), bench.Config{Server: e.url, OperatorToken: e.opToken, PID: os.Getpid(),
+		Workers: 2, Duration: time.Nanosecond})
+	must(t, err)
+	if rep.Transactions != 0 || rep.CPUSecondsPerTransaction != 0 || rep.LoadCPUSecondsPerTransaction != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	if _, err := json.Marshal(rep); err != nil {
+		t.Fatalf("the report does not encode: %v", err)
 	}
 }
