@@ -78,8 +78,8 @@ type Report struct {
 	// parties, devices, verification) used per transaction on the same machine.
 	LoadCPUSecondsPerTransaction float64 `json:"loadCpuSecondsPerTransaction"`
 	// MachineBusy is the fraction of the machine's CPU time that was busy during the run
-	// (Linux; 0 elsewhere). Well below 1, the run was bound by latency, not by CPU: more
-	// workers would complete more transactions.
+	// (Linux; 0 elsewhere). Well below 1, the run was partly bound by latency (commits,
+	// round trips), not by CPU.
 	MachineBusy  float64        `json:"machineBusy"`
 	PeakRSSBytes int64          `json:"peakRssBytes"`
 	Errors       map[string]int `json:"errors"`

@@ -198,10 +198,11 @@ func printReport(w io.Writer, r *bench.Report) {
 	tw.Flush()
 }
 
-// busyHint says when a run did not load the machine: its throughput is then bound by latency.
+// busyHint says when a run did not load the machine: its throughput was then partly bound
+// by latency.
 func busyHint(busy float64) string {
 	if busy > 0 && busy < 0.9 {
-		return "(below 90 %: bound by latency; more --workers would complete more)"
+		return "(below 90 %: partly bound by latency, not by CPU; try other --workers)"
 	}
 	return ""
 }
