@@ -49,7 +49,22 @@ var (
 	allBuckets  = [][]byte{bUsers, bUsersNID, bCreds, bCredsUser, bDevices, bDevsUser, bCodes, bRPs, bRPKeys,
 		bOps, bOpTokens, bSessions, bOpenByUser, bDue, bIdem, bAudit, bMeta}
 	keyAuditHead = []byte("audit_head")
+	keyFormat    = []byte("format")
 )
+
+// storeFormat is the version of the records' encoding: 1, JSON records; 2, sessions in
+// binary. A file is marked with the format of the newest Kyso that opened it, and a Kyso
+// refuses a file newer than it understands instead of failing on its records.
+const storeFormat = 2
+
+func checkFormat(meta *bolt.Bucket) error {
+	if raw := meta.Get(keyFormat); len(raw) == 1 && raw[0] > storeFormat {
+		return fmt.Errorf("the data file has format %d, newer than this kyso understands (%d): run the newer kyso that wrote it", raw[0], storeFormat)
+	} else if len(raw) == 1 && raw[0] == storeFormat {
+		return nil
+	}
+	return meta.Put(keyFormat, []byte{storeFormat})
+}
 
 // Options tune the store. The zero value means the defaults.
 type Options struct {
@@ -117,11 +132,11 @@ func (s *Store) open() error {
 				return err
 			}
 		}
-		return nil
+		return checkFormat(tx.Bucket(bMeta))
 	})
 	if err != nil {
 		db.Close()
-		return fmt.Errorf("create buckets: %w", err)
+		return fmt.Errorf("open store %s: %w", s.path, err)
 	}
 	s.db = db
 	return nil

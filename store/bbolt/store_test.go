@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/kyso-dev/kyso/signing"
 	"github.com/kyso-dev/kyso/store"
 	boltstore "github.com/kyso-dev/kyso/store/bbolt"
+	bolt "go.etcd.io/bbolt"
 )
 
 // mustOpen opens a store in a temporary directory and checks its consistency at cleanup.
@@ -98,4 +100,26 @@ func BenchmarkTransition(b *testing.B) {
 			}
 		}
 	})
+}
+
+// A data file marked by a newer Kyso is refused with a message that says so, not opened to
+// fail later on records this version cannot read.
+func TestNewerFormatIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kyso.db")
+	s, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte{99}) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := boltstore.Open(path, boltstore.Options{}); err == nil || !strings.Contains(err.Error(), "format 99, newer than this kyso") {
+		t.Fatalf("open of a newer file: %v", err)
+	}
 }
