@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"errors"
 	"time"
 
@@ -170,8 +171,8 @@ func appendTime(b []byte, n protowire.Number, t time.Time) []byte {
 
 var errBadSession = errors.New("malformed binary session record")
 
-// fields calls fn for each field of the message b; v is the varint value or the bytes.
-func fields(b []byte, fn func(n protowire.Number, varint uint64, bytes []byte) error) error {
+// fields calls fn for each field of the message b with its varint value or its bytes.
+func fields(b []byte, fn fieldFunc) error {
 	for len(b) > 0 {
 		n, typ, l := protowire.ConsumeTag(b)
 		if l < 0 {
@@ -203,9 +204,6 @@ func fields(b []byte, fn func(n protowire.Number, varint uint64, bytes []byte) e
 
 func timeOf(v uint64) time.Time { return time.Unix(0, protowire.DecodeZigZag(v)).UTC() }
 
-// clone copies bytes out of the record, which lives in the store's memory map.
-func clone(b []byte) []byte { return append([]byte{}, b...) }
-
 func decodeSession(raw []byte, s *signing.Session) error {
 	if len(raw) == 0 || raw[0] != sessionFormat {
 		return errBadSession
@@ -227,21 +225,8 @@ func decodeSession(raw []byte, s *signing.Session) error {
 		case sSignatureAlgorithm:
 			s.SignatureAlgorithm = signing.SignatureAlgorithm(b)
 		case sDocument:
-			var d signing.Document
-			if err := fields(b, func(n protowire.Number, _ uint64, b []byte) error {
-				switch n {
-				case docLabel:
-					d.Label = string(b)
-				case docHash:
-					d.Hash = clone(b)
-				case docSignature:
-					d.Signature = clone(b)
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-			s.Documents = append(s.Documents, d)
+			s.Documents = append(s.Documents, signing.Document{})
+			return fields(b, decodeDocument(&s.Documents[len(s.Documents)-1]))
 		case sDisplayText:
 			s.DisplayText = string(b)
 		case sCallbackURL:
@@ -257,41 +242,11 @@ func decodeSession(raw []byte, s *signing.Session) error {
 		case sCompletedAt:
 			s.CompletedAt = timeOf(v)
 		case sError:
-			e := &signing.SessionError{}
-			if err := fields(b, func(n protowire.Number, _ uint64, b []byte) error {
-				switch n {
-				case errCode:
-					e.Code = string(b)
-				case errDetail:
-					e.Detail = string(b)
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-			s.Error = e
+			s.Error = &signing.SessionError{}
+			return fields(b, decodeError(s.Error))
 		case sApproval:
-			a := &signing.Approval{}
-			if err := fields(b, func(n protowire.Number, v uint64, b []byte) error {
-				switch n {
-				case apDeviceID:
-					a.DeviceID = string(b)
-				case apDecision:
-					a.Decision = signing.Decision(b)
-				case apPickedCode:
-					a.PickedCode = string(b)
-				case apChallenge:
-					a.Challenge = clone(b)
-				case apSignature:
-					a.Signature = clone(b)
-				case apAt:
-					a.At = timeOf(v)
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-			s.Approval = a
+			s.Approval = &signing.Approval{}
+			return fields(b, decodeApproval(s.Approval))
 		case sCallbackDelivered:
 			s.CallbackDelivered = v != 0
 		case sCallbackAbandoned:
@@ -301,26 +256,77 @@ func decodeSession(raw []byte, s *signing.Session) error {
 		case sCodeChoice:
 			s.CodeChoices = append(s.CodeChoices, string(b))
 		case sDelivery:
-			var d signing.Delivery
-			if err := fields(b, func(n protowire.Number, v uint64, b []byte) error {
-				switch n {
-				case dlDeviceID:
-					d.DeviceID = string(b)
-				case dlOutcome:
-					d.Outcome = string(b)
-				case dlAttempts:
-					d.Attempts = int(protowire.DecodeZigZag(v))
-				case dlDetail:
-					d.Detail = string(b)
-				case dlAt:
-					d.At = timeOf(v)
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-			s.Deliveries = append(s.Deliveries, d)
+			s.Deliveries = append(s.Deliveries, signing.Delivery{})
+			return fields(b, decodeDelivery(&s.Deliveries[len(s.Deliveries)-1]))
 		}
 		return nil
 	})
+}
+
+// fieldFunc receives one field of a message. Bytes must be copied out (bytes.Clone): the
+// record lives in the store's memory map; strings copy by conversion.
+type fieldFunc = func(n protowire.Number, v uint64, b []byte) error
+
+func decodeDocument(d *signing.Document) fieldFunc {
+	return func(n protowire.Number, _ uint64, b []byte) error {
+		switch n {
+		case docLabel:
+			d.Label = string(b)
+		case docHash:
+			d.Hash = bytes.Clone(b)
+		case docSignature:
+			d.Signature = bytes.Clone(b)
+		}
+		return nil
+	}
+}
+
+func decodeError(e *signing.SessionError) fieldFunc {
+	return func(n protowire.Number, _ uint64, b []byte) error {
+		switch n {
+		case errCode:
+			e.Code = string(b)
+		case errDetail:
+			e.Detail = string(b)
+		}
+		return nil
+	}
+}
+
+func decodeApproval(a *signing.Approval) fieldFunc {
+	return func(n protowire.Number, v uint64, b []byte) error {
+		switch n {
+		case apDeviceID:
+			a.DeviceID = string(b)
+		case apDecision:
+			a.Decision = signing.Decision(b)
+		case apPickedCode:
+			a.PickedCode = string(b)
+		case apChallenge:
+			a.Challenge = bytes.Clone(b)
+		case apSignature:
+			a.Signature = bytes.Clone(b)
+		case apAt:
+			a.At = timeOf(v)
+		}
+		return nil
+	}
+}
+
+func decodeDelivery(d *signing.Delivery) fieldFunc {
+	return func(n protowire.Number, v uint64, b []byte) error {
+		switch n {
+		case dlDeviceID:
+			d.DeviceID = string(b)
+		case dlOutcome:
+			d.Outcome = string(b)
+		case dlAttempts:
+			d.Attempts = int(protowire.DecodeZigZag(v))
+		case dlDetail:
+			d.Detail = string(b)
+		case dlAt:
+			d.At = timeOf(v)
+		}
+		return nil
+	}
 }
