@@ -61,21 +61,10 @@ func TestScrubRemovesDeletedKeys(t *testing.T) {
 // TestInterruptedScrubFinishesAtOpen: a crash after the scrub started (marker set, a half
 // copy left) is finished by the next Open.
 func TestInterruptedScrubFinishesAtOpen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "kyso.db")
-	s, err := boltstore.Open(path, boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("scrub_pending"), []byte{1}) })
-	db.Close()
+	path := storeWithMeta(t, "scrub_pending", []byte{1})
 	os.WriteFile(path+".scrub", []byte("half a copy"), 0o600)
 
-	s, err = boltstore.Open(path, boltstore.Options{})
+	s, err := boltstore.Open(path, boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +72,7 @@ func TestInterruptedScrubFinishesAtOpen(t *testing.T) {
 	if _, err := os.Stat(path + ".scrub"); err == nil {
 		t.Fatal("the half copy is still there")
 	}
-	db, _ = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	db, _ := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
 	defer db.Close()
 	db.View(func(tx *bolt.Tx) error {
 		if tx.Bucket([]byte("meta")).Get([]byte("scrub_pending")) != nil {

@@ -105,7 +105,17 @@ func BenchmarkTransition(b *testing.B) {
 // A data file marked by a newer Kyso is refused with a message that says so, not opened to
 // fail later on records this version cannot read.
 func TestNewerFormatIsRefused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "kyso.db")
+	path := storeWithMeta(t, "format", []byte{99})
+	if _, err := boltstore.Open(path, boltstore.Options{}); err == nil || !strings.Contains(err.Error(), "format 99, newer than this kyso") {
+		t.Fatalf("open of a newer file: %v", err)
+	}
+}
+
+// storeWithMeta creates a store file and sets a key of its meta bucket directly, as another
+// version or an interrupted operation would have left it.
+func storeWithMeta(t *testing.T, key string, value []byte) (path string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "kyso.db")
 	s, err := boltstore.Open(path, boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -115,11 +125,9 @@ func TestNewerFormatIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte{99}) }); err != nil {
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte(key), value) }); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
-	if _, err := boltstore.Open(path, boltstore.Options{}); err == nil || !strings.Contains(err.Error(), "format 99, newer than this kyso") {
-		t.Fatalf("open of a newer file: %v", err)
-	}
+	return path
 }
