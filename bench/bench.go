@@ -201,9 +201,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// The load generator's garbage collector runs a quarter as often: it shares the machine
 	// with the server it measures, and its heap is small.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	cpu0, _ := processCPU(cfg.PID)
-	self0 := selfCPU()
-	busy0, total0, _ := machineCPU()
+	before := readUsage(cfg.PID)
 	start := time.Now()
 	var started, completed atomic.Int64
 	var wg sync.WaitGroup
@@ -227,9 +225,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu1, _ := processCPU(cfg.PID)
-	self1 := selfCPU()
-	busy1, total1, _ := machineCPU()
+	after := readUsage(cfg.PID)
 	stopDevices()
 	devWG.Wait()
 
@@ -238,20 +234,42 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		Transactions: n, Seconds: elapsed.Seconds(), StagesMs: map[string]Latency{}, Errors: rec.errors}
 	if n > 0 {
 		rep.TransactionsPerSecond = float64(n) / elapsed.Seconds()
-		rep.LoadCPUSecondsPerTransaction = (self1 - self0) / float64(n)
-		if cfg.PID != 0 {
-			rep.CPUSecondsPerTransaction = (cpu1 - cpu0) / float64(n)
-		}
 	}
-	if total1 > total0 {
-		rep.MachineBusy = (busy1 - busy0) / (total1 - total0)
-	}
+	rep.setUsage(n, before, after, cfg.PID != 0)
 	for stage, ds := range rec.stages {
 		rep.StagesMs[stage] = summarize(ds)
 	}
 	rep.LatencyMs = rep.StagesMs["endToEnd"]
 	rep.PeakRSSBytes, _ = processPeakRSS(cfg.PID)
 	return rep, nil
+}
+
+// usage is what the run is charged with, read before and after it.
+type usage struct {
+	serverCPU, selfCPU float64 // seconds
+	busy, total        float64 // the machine's CPU ticks
+}
+
+func readUsage(pid int) usage {
+	var u usage
+	u.serverCPU, _ = processCPU(pid)
+	u.selfCPU = selfCPU()
+	u.busy, u.total, _ = machineCPU()
+	return u
+}
+
+// setUsage sets the per-transaction CPU figures (zero without transactions, and the
+// server's without its process) and the machine's busy share.
+func (r *Report) setUsage(n int, before, after usage, haveServer bool) {
+	if n > 0 {
+		r.LoadCPUSecondsPerTransaction = (after.selfCPU - before.selfCPU) / float64(n)
+		if haveServer {
+			r.CPUSecondsPerTransaction = (after.serverCPU - before.serverCPU) / float64(n)
+		}
+	}
+	if after.total > before.total {
+		r.MachineBusy = (after.busy - before.busy) / (after.total - before.total)
+	}
 }
 
 // transaction asks one user for signatures, waits until the relying party has them, and
