@@ -23,11 +23,9 @@ import (
 // maxBody is the largest request body accepted (50 documents need well under 64 KiB).
 const maxBody = 1 << 20
 
-// Requests are decoded by encoding/json/v2's implementation (strict, and faster); answers
-// are encoded by encoding/json, which is faster at it for our views (measured: 3.9 against
-// 5.7 µs for a signed session).
-
-// jsonEncode writes v and a newline, without HTML escaping.
+// jsonEncode writes v and a newline, without HTML escaping. Answers are encoded by
+// encoding/json, faster at it for our views than the v2 implementation that decodes
+// requests (measured: 3.9 against 5.7 µs for a signed session).
 func jsonEncode(w io.Writer, v any) error {
 	enc := stdjson.NewEncoder(w)
 	enc.SetEscapeHTML(false)
