@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"sync"
@@ -47,6 +48,10 @@ type Config struct {
 	Duration      time.Duration
 	Requests      int  // stop after this many transactions (0: only Duration bounds the run)
 	Poll          bool // devices poll instead of following the event stream
+	// Procs caps the CPUs this process uses during the run (GOMAXPROCS); 0: unchanged.
+	// Beside a server on the same machine, a load generator allowed every CPU runs its
+	// spinning schedulers and stolen work on the server's cores.
+	Procs int
 	// Logf, if set, receives progress lines.
 	Logf func(format string, args ...any)
 }
@@ -80,7 +85,9 @@ type Report struct {
 	// MachineBusy is the fraction of the machine's CPU time that was busy during the run
 	// (Linux; 0 elsewhere). Well below 1, the run was partly bound by latency (commits,
 	// round trips), not by CPU.
-	MachineBusy  float64        `json:"machineBusy"`
+	MachineBusy float64 `json:"machineBusy"`
+	// LoadProcs is the CPUs the load generator could use (GOMAXPROCS during the run).
+	LoadProcs    int            `json:"loadGeneratorProcs"`
 	PeakRSSBytes int64          `json:"peakRssBytes"`
 	Errors       map[string]int `json:"errors"`
 	Limit        *Limit         `json:"limit,omitempty"`
@@ -201,6 +208,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// The load generator's garbage collector runs a quarter as often: it shares the machine
 	// with the server it measures, and its heap is small.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	if cfg.Procs > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cfg.Procs))
+	}
 	before := readUsage(cfg.PID)
 	start := time.Now()
 	var started, completed atomic.Int64
@@ -231,7 +241,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	n := int(completed.Load())
 	rep := &Report{KeyAlgorithm: cfg.KeyAlgorithm, DocumentsPerSession: cfg.Documents, Workers: cfg.Workers, Devices: cfg.Devices,
-		Transactions: n, Seconds: elapsed.Seconds(), StagesMs: map[string]Latency{}, Errors: rec.errors}
+		Transactions: n, Seconds: elapsed.Seconds(), StagesMs: map[string]Latency{}, Errors: rec.errors, LoadProcs: runtime.GOMAXPROCS(0)}
 	if n > 0 {
 		rep.TransactionsPerSecond = float64(n) / elapsed.Seconds()
 	}

@@ -50,6 +50,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	streams := fs.Int("streams", 1000, "hold: open device event streams")
 	serverPprof := fs.String("server-pprof", "", "start the server with --pprof on this address, to profile it during the run")
 	cpuProfile := fs.String("cpu-profile", "", "write the load generator's own CPU profile (the run, not the limit) to this file")
+	loadProcs := fs.Int("load-procs", 0, "CPUs the load generator may use during the run (GOMAXPROCS); default: half of them when\nthe tool starts the server on this machine, all with --server")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -110,16 +111,22 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	logf("running %d workers, %d devices", *workers, max(*devices, *workers))
+	if *loadProcs <= 0 {
+		*loadProcs = runtime.NumCPU()
+		if pid != 0 { // the server runs on this machine: leave it the other half
+			*loadProcs = max(1, runtime.NumCPU()/2)
+		}
+	}
+	logf("running %d workers, %d devices, the load generator on %d CPU(s)", *workers, max(*devices, *workers), *loadProcs)
+	stopProfile := func() {}
 	if *cpuProfile != "" {
-		stop, err := startCPUProfile(*cpuProfile)
-		if err != nil {
+		if stopProfile, err = startCPUProfile(*cpuProfile); err != nil {
 			return err
 		}
-		defer stop()
 	}
 	rep, err := bench.Run(ctx, bench.Config{Server: url, OperatorToken: token, PID: pid, Workers: *workers, Devices: *devices,
-		KeyAlgorithm: *key, Documents: *docs, Duration: *duration, Requests: *requests, Poll: *poll, Logf: logf})
+		KeyAlgorithm: *key, Documents: *docs, Duration: *duration, Requests: *requests, Poll: *poll, Procs: *loadProcs, Logf: logf})
+	stopProfile() // the run only: the limit measured next is not part of it
 	if err != nil {
 		return err
 	}
@@ -173,7 +180,8 @@ func printReport(w io.Writer, r *bench.Report) {
 	fmt.Fprintf(tw, "transactions\t%d in %.1f s\t\n", r.Transactions, r.Seconds)
 	fmt.Fprintf(tw, "transactions/s\t%.1f\t(limit %.1f, ratio %.2f)\n", r.TransactionsPerSecond, r.LimitTransactionsPerSecond, r.Ratio)
 	fmt.Fprintf(tw, "server CPU per transaction\t%.2f ms\t\n", r.CPUSecondsPerTransaction*1000)
-	fmt.Fprintf(tw, "load generator CPU per tx\t%.2f ms\t(relying parties and devices, on the same machine)\n", r.LoadCPUSecondsPerTransaction*1000)
+	fmt.Fprintf(tw, "load generator CPU per tx\t%.2f ms\t(relying parties and devices, on %d CPU(s) of the same machine)%s\n",
+		r.LoadCPUSecondsPerTransaction*1000, r.LoadProcs, loadHint(r))
 	fmt.Fprintf(tw, "server peak RSS\t%s\t\n", mib(r.PeakRSSBytes))
 	fmt.Fprintf(tw, "machine CPU busy\t%.0f %%\t%s\n", r.MachineBusy*100, busyHint(r.MachineBusy))
 	fmt.Fprintf(tw, "\nlatency (ms)\tp50\tp95\tp99\tmax\n")
@@ -196,6 +204,15 @@ func printReport(w io.Writer, r *bench.Report) {
 		fmt.Fprintf(tw, "\nerrors\t%v\t\n", r.Errors)
 	}
 	tw.Flush()
+}
+
+// loadHint says when the load generator used nearly all the CPUs it was given: the run may
+// then measure the load generator rather than the server.
+func loadHint(r *bench.Report) string {
+	if r.LoadProcs > 0 && r.LoadCPUSecondsPerTransaction*r.TransactionsPerSecond > 0.9*float64(r.LoadProcs) {
+		return "; near its share: raise --load-procs"
+	}
+	return ""
 }
 
 // busyHint says when a run did not load the machine: its throughput was then partly bound
