@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -402,5 +403,34 @@ func TestDecisionSurvivesClientDisconnect(t *testing.T) {
 	done, err := f.svc.Decide(ctx, f.dev, s.ID, signing.Approve, "", f.approval(s))
 	if err != nil || done.State != signing.StateSigned {
 		t.Fatalf("decision with a cancelled request: %v", err)
+	}
+}
+
+// Session ids sort by creation time (the store keeps a session's writes on its newest
+// pages) and still carry 80 random bits.
+func TestSessionIDsSortByCreation(t *testing.T) {
+	f := newFixture(t)
+	var ids []string
+	for i := range 5 {
+		if i == 3 {
+			f.advance(time.Millisecond)
+		}
+		ids = append(ids, f.createSession(t).ID)
+	}
+	const timePart = len("ses_") + 9 // 45 of the 48 time bits; the 80 random bits follow
+	for i, id := range ids {
+		if len(id) != len("ses_")+26 || id[:4] != "ses_" || slices.Contains(ids[:i], id) {
+			t.Fatalf("session id %q among %q", id, ids)
+		}
+	}
+	if ids[0][:timePart] != ids[1][:timePart] || ids[1][:timePart] != ids[2][:timePart] {
+		t.Fatalf("ids of the same millisecond differ in their time part: %q", ids[:3])
+	}
+	for _, later := range ids[3:] {
+		for _, earlier := range ids[:3] {
+			if later <= earlier {
+				t.Fatalf("%q, created a millisecond later, sorts before %q", later, earlier)
+			}
+		}
 	}
 }
