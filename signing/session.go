@@ -174,7 +174,7 @@ func (s *Service) CreateSession(ctx context.Context, rp *RelyingParty, req Sessi
 	if len(devices) == 0 {
 		return nil, Errorf(ENOACTIVEDEVICE, "the user has no active device")
 	}
-	id, err := s.newSessionID()
+	id, err := NewSessionID(s.cfg.Now(), s.cfg.Rand)
 	if err != nil {
 		return nil, err
 	}
