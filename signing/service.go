@@ -87,6 +87,7 @@ type Service struct {
 	parsed    *ttlCache[*x509.Certificate]
 	users     *ttlCache[*User]         // by "i:"+id and "n:"+national id; users never change
 	userCreds *ttlCache[[]*Credential] // a user's credentials without keys, to choose one
+	userDevs  *ttlCache[[]*Device]     // a user's active devices, to wake them
 	rewrapJob rewrapJob
 
 	callbacksMu sync.Mutex
@@ -133,7 +134,7 @@ func NewService(store Store, keys Keys, issuer Issuer, notifier Notifier, approv
 		rpByKey: newTTLCache[*RelyingParty](30*time.Second, 10_000), devices: newTTLCache[*Device](2*time.Second, 100_000),
 		certs: newTTLCache[certChain](10*time.Minute, 100_000), parsed: newTTLCache[*x509.Certificate](10*time.Minute, 100_000),
 		users: newTTLCache[*User](time.Minute, 100_000), userCreds: newTTLCache[[]*Credential](2*time.Second, 100_000),
-		bgCtx: ctx, bgCancel: cancel,
+		userDevs: newTTLCache[[]*Device](2*time.Second, 100_000), bgCtx: ctx, bgCancel: cancel,
 	}
 }
 
@@ -421,13 +422,18 @@ func (s *Service) RevokeDevice(ctx context.Context, op *Operator, deviceID, reas
 	now := s.cfg.Now().UTC()
 	s.devices.drop(deviceID)
 	defer s.devices.drop(deviceID) // and again, in case a request cached it meanwhile
-	return s.store.UpdateDevice(ctx, deviceID, func(d *Device) error {
+	d, err := s.store.UpdateDevice(ctx, deviceID, func(d *Device) error {
 		if d.Status == DeviceRevoked {
 			return nil
 		}
 		d.Status, d.RevokedAt, d.RevokeReason, d.PushToken = DeviceRevoked, now, reason, ""
 		return nil
 	}, s.audit("operator:"+op.ID, "device.revoked", deviceID, reason))
+	if err != nil {
+		return nil, err
+	}
+	s.userDevs.drop(d.UserID)
+	return d, nil
 }
 
 // CreateRelyingParty registers a relying party and returns its API key and callback secret,
@@ -541,6 +547,7 @@ func (s *Service) Activate(ctx context.Context, in ActivationRequest) (*Device, 
 	if err != nil {
 		return nil, nil, err
 	}
+	s.userDevs.drop(dev.UserID)
 	u, err := s.store.User(ctx, dev.UserID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load user of device %s: %w", dev.ID, err)
@@ -555,6 +562,7 @@ func (s *Service) SetPushToken(ctx context.Context, dev *Device, token PushToken
 		return nil, Errorf(EINVALID, "pushToken is too long")
 	}
 	defer s.devices.drop(dev.ID)
+	defer s.userDevs.drop(dev.UserID)
 	return s.store.UpdateDevice(ctx, dev.ID, func(d *Device) error {
 		if d.Status != DeviceActive {
 			return Errorf(EUNAUTHENTICATED, "device is revoked")

@@ -49,14 +49,16 @@ func (k *countingKeys) Signer(ctx context.Context, w []byte, c, u string, pub cr
 
 // recordingNotifier records wake-ups.
 type recordingNotifier struct {
-	mu    sync.Mutex
-	calls []string
+	mu     sync.Mutex
+	calls  []string
+	tokens []signing.PushToken
 }
 
 func (n *recordingNotifier) Notify(_ context.Context, d *signing.Device, w signing.WakeUp) signing.Delivery {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.calls = append(n.calls, d.ID+" "+w.SessionID)
+	n.tokens = append(n.tokens, d.PushToken)
 	return signing.Delivery{Outcome: signing.DeliveryDelivered, Attempts: 1}
 }
 
@@ -238,6 +240,53 @@ func TestNotifiesEveryActiveDeviceWithIDsOnly(t *testing.T) {
 	defer f.notifier.mu.Unlock()
 	if len(f.notifier.calls) != 1 || f.notifier.calls[0] != f.dev.ID+" "+s.ID {
 		t.Fatalf("notifications: %v", f.notifier.calls)
+	}
+}
+
+// The user's devices are kept in memory between requests; an enrolment, a new push token
+// and a revocation made by this process apply to the very next request.
+func TestDeviceChangesApplyAtOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.createSession(t) // the device list is now cached
+	code, _, err := f.svc.CreateActivationCode(ctx, f.op, f.dev.UserID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	phone, _, err := f.svc.Activate(ctx, signing.ActivationRequest{Code: code, PublicKey: pub, Platform: "android"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	afterEnrolment := f.createSession(t)
+	if _, err := f.svc.SetPushToken(ctx, f.dev, "token-2"); err != nil {
+		t.Fatal(err)
+	}
+	afterNewToken := f.createSession(t)
+	for _, id := range []string{f.dev.ID, phone.ID} {
+		if _, err := f.svc.RevokeDevice(ctx, f.op, id, "lost"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := sha256.Sum256([]byte("after revocation"))
+	_, err = f.svc.CreateSession(ctx, f.rp, signing.SessionRequest{NationalID: "001", HashAlgorithm: signing.SHA256,
+		Documents: []signing.Document{{Label: "a.pdf", Hash: h[:]}}, DisplayText: "Ký"}, signing.Idempotency{})
+	if signing.ErrorCode(err) != signing.ENOACTIVEDEVICE {
+		t.Fatalf("a session for a user whose devices are all revoked: %v", err)
+	}
+	f.svc.Close() // waits for background notifications
+	f.notifier.mu.Lock()
+	defer f.notifier.mu.Unlock()
+	woken := map[string]signing.PushToken{}
+	for i, c := range f.notifier.calls {
+		woken[c] = f.notifier.tokens[i]
+	}
+	if _, ok := woken[phone.ID+" "+afterEnrolment.ID]; !ok {
+		t.Errorf("the phone enrolled just before was not woken: %v", f.notifier.calls)
+	}
+	if tok := woken[f.dev.ID+" "+afterNewToken.ID]; tok != "token-2" {
+		t.Errorf("the iPad was woken with push token %q, not its new one", tok)
 	}
 }
 

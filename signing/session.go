@@ -231,7 +231,14 @@ func (s *Service) codeChoices(real string) ([]string, error) {
 	return choices, nil
 }
 
+// activeDevices lists the user's active devices. A change made by this process applies at
+// once; one made by another process (an enrolment, a revocation, a new push token) within
+// 2 seconds.
 func (s *Service) activeDevices(ctx context.Context, userID string) ([]*Device, error) {
+	now := s.cfg.Now()
+	if active, ok := s.userDevs.get(userID, now); ok {
+		return active, nil
+	}
 	all, err := s.store.DevicesByUser(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -242,6 +249,7 @@ func (s *Service) activeDevices(ctx context.Context, userID string) ([]*Device, 
 			active = append(active, d)
 		}
 	}
+	s.userDevs.put(userID, active, now)
 	return active, nil
 }
 
@@ -298,6 +306,7 @@ func (s *Service) retirePushToken(ctx context.Context, d *Device) {
 	switch {
 	case err == nil:
 		s.devices.drop(d.ID)
+		s.userDevs.drop(d.UserID)
 		s.log.Info("push token retired; the device falls back to pull", "device", d.ID)
 	case !isUnchanged(err):
 		s.log.Error("retire push token", "device", d.ID, "error", err)
