@@ -72,7 +72,7 @@ func (s *Server) deviceEvents(c *echo.Context) error {
 	}
 	sendEvent := func(ev signing.Event) error {
 		if ev.Type == signing.EventSessionCreated {
-			sess, challenge, err := s.svc.DeviceSession(ctx, dev, ev.SessionID)
+			sess, challenge, err := s.svc.DeviceSessionOf(ctx, dev, ev)
 			if err != nil {
 				return nil // gone or not this device's: nothing to say
 			}

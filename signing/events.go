@@ -17,7 +17,7 @@ const (
 )
 
 // Event tells a user's devices that one of the user's sessions appeared or changed. It
-// carries ids and the state only; devices read the session itself.
+// carries ids and the state; devices read the session itself (DeviceSessionOf).
 type Event struct {
 	ID        string
 	Type      string
@@ -27,6 +27,10 @@ type Event struct {
 	// its decision already told it the final state.
 	DecidedBy string
 	seq       uint64
+	// created is the session as stored at creation, on a "session.created" event sent
+	// live (not on one replayed from the backlog, which may be old): the subscriber need
+	// not read back what was just written.
+	created *Session
 }
 
 // Feed sizes: the events kept per user for resuming, and the events buffered per subscriber.
@@ -88,6 +92,9 @@ func (e *events) publish(userID, typ string, sess *Session) {
 	if n := len(f.backlog) - feedBacklog; n > 0 {
 		f.from = f.backlog[n-1].seq
 		f.backlog = f.backlog[n:]
+	}
+	if typ == EventSessionCreated {
+		ev.created = sess // after the backlog took its copy: the backlog keeps no sessions
 	}
 	for sub := range f.subs {
 		select {

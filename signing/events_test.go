@@ -19,8 +19,8 @@ func TestEventFeed(t *testing.T) {
 	e.publish("usr_1", EventSessionCreated, sess("a"))
 	e.publish("usr_2", EventSessionCreated, sess("other user"))
 	got := <-sub.C
-	if got.SessionID != "a" {
-		t.Fatalf("got %+v", got)
+	if got.SessionID != "a" || got.created == nil || got.created.ID != "a" {
+		t.Fatalf("got %+v", got) // a live creation event carries the session
 	}
 	sub.Close()
 	e.publish("usr_1", EventSessionUpdated, sess("a"))
@@ -30,6 +30,9 @@ func TestEventFeed(t *testing.T) {
 	sub, replay, resumed = e.subscribe("usr_1", got.ID, now)
 	if !resumed || len(replay) != 2 || replay[0].Type != EventSessionUpdated || replay[1].SessionID != "b" {
 		t.Fatalf("resume: %v %+v", resumed, replay)
+	}
+	if replay[1].created != nil {
+		t.Fatal("a replayed creation event carries the session as it was, which may be stale")
 	}
 	sub.Close()
 

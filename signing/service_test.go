@@ -483,3 +483,43 @@ func TestSessionIDsSortByCreation(t *testing.T) {
 		}
 	}
 }
+
+// sessionReadCounter counts the store's session reads.
+type sessionReadCounter struct {
+	signing.Store
+	reads atomic.Int64
+}
+
+func (c *sessionReadCounter) Session(ctx context.Context, id string) (*signing.Session, error) {
+	c.reads.Add(1)
+	return c.Store.Session(ctx, id)
+}
+
+// A live creation event hands the device the session as stored, without reading it back;
+// past its expiry, or for another user's device, the store decides as for any read.
+func TestCreationEventCarriesTheSession(t *testing.T) {
+	f := newFixture(t)
+	st := &sessionReadCounter{Store: f.store}
+	svc := signing.NewService(st, f.keys, f.ca, f.notifier, bridge.Protocol{}, signing.Config{Now: f.Now})
+	defer svc.Close()
+	f.svc = svc
+	ctx := context.Background()
+	sub, _, _ := svc.SubscribeEvents(f.dev, "")
+	defer sub.Close()
+	created := f.createSession(t)
+	ev := <-sub.C
+	sess, challenge, err := svc.DeviceSessionOf(ctx, f.dev, ev)
+	if err != nil || sess.ID != created.ID || sess.State != signing.StatePending || !bytes.Equal(challenge, svc.Challenge(created)) {
+		t.Fatalf("live event: %+v, %v", sess, err)
+	}
+	if n := st.reads.Load(); n != 0 {
+		t.Fatalf("the session was read back %d time(s)", n)
+	}
+	if _, _, err := svc.DeviceSessionOf(ctx, &signing.Device{ID: "dev_x", UserID: "usr_other"}, ev); signing.ErrorCode(err) != signing.ENOTFOUND {
+		t.Fatalf("another user's device: %v", err)
+	}
+	f.advance(10 * time.Minute)
+	if sess, _, err := svc.DeviceSessionOf(ctx, f.dev, ev); err != nil || sess.State != signing.StateExpired {
+		t.Fatalf("after expiry: %+v, %v", sess, err)
+	}
+}

@@ -401,6 +401,15 @@ func (s *Service) DeviceSession(ctx context.Context, dev *Device, id string) (*S
 	return sess, s.approvals.Challenge(sess), nil
 }
 
+// DeviceSessionOf is DeviceSession for the session an event is about: a live creation
+// event already holds the session as stored, and it is used unless its time is up.
+func (s *Service) DeviceSessionOf(ctx context.Context, dev *Device, ev Event) (*Session, []byte, error) {
+	if sess := ev.created; sess != nil && sess.UserID == dev.UserID && s.cfg.Now().Before(sess.ExpiresAt) {
+		return sess, s.approvals.Challenge(sess), nil
+	}
+	return s.DeviceSession(ctx, dev, ev.SessionID)
+}
+
 // Decide records the user's decision, proven by the device's signature over the session's
 // challenge and the decision word, and on approval signs the session's hashes. In the
 // code-choice interaction an approval carries the code the user picked; a wrong pick
