@@ -96,6 +96,9 @@ type Service struct {
 	bg       sync.WaitGroup
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
+
+	pushOnce    sync.Once
+	pushWorkers chan func(ctx context.Context) // idle push workers take work here
 }
 
 // NewService returns a Service over its required dependencies.
@@ -158,6 +161,36 @@ func (s *Service) background(fn func(ctx context.Context)) {
 		defer s.bg.Done()
 		fn(s.bgCtx)
 	}()
+}
+
+// pushWorkerCount is how many long-lived goroutines wait to send wake-ups.
+const pushWorkerCount = 16
+
+// push runs fn, a wake-up, on an idle push worker, or on a goroutine of its own when all
+// are busy: a slow push service never holds up a session, and a burst is never queued.
+// The workers live as long as the service, so their stacks, grown by the push client and
+// the logger, are not grown again for every wake-up as a new goroutine's would be.
+func (s *Service) push(fn func(ctx context.Context)) {
+	s.pushOnce.Do(func() {
+		s.pushWorkers = make(chan func(ctx context.Context))
+		for range pushWorkerCount {
+			s.background(func(ctx context.Context) {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case fn := <-s.pushWorkers:
+						fn(ctx)
+					}
+				}
+			})
+		}
+	})
+	select {
+	case s.pushWorkers <- fn:
+	default:
+		s.background(fn)
+	}
 }
 
 var (

@@ -523,3 +523,40 @@ func TestCreationEventCarriesTheSession(t *testing.T) {
 		t.Fatalf("after expiry: %+v, %v", sess, err)
 	}
 }
+
+// blockingNotifier holds every wake-up until released, counting those under way.
+type blockingNotifier struct {
+	started atomic.Int64
+	release chan struct{}
+}
+
+func (n *blockingNotifier) Notify(ctx context.Context, _ *signing.Device, _ signing.WakeUp) signing.Delivery {
+	n.started.Add(1)
+	select {
+	case <-n.release:
+	case <-ctx.Done():
+	}
+	return signing.Delivery{Outcome: signing.DeliveryLogged, Attempts: 1}
+}
+
+// Wake-ups run on a few long-lived workers, but a slow push service never makes one wait
+// for another: with every worker busy, each new wake-up still starts at once.
+func TestWakeUpsNeverQueue(t *testing.T) {
+	f := newFixture(t)
+	n := &blockingNotifier{release: make(chan struct{})}
+	svc := signing.NewService(f.store, f.keys, f.ca, n, bridge.Protocol{}, signing.Config{Now: f.Now, MaxPendingPerUser: 100})
+	f.svc = svc
+	const sessions = 40 // more than the workers
+	for range sessions {
+		f.createSession(t)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for n.started.Load() < sessions && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := n.started.Load(); got != sessions {
+		t.Fatalf("%d of %d wake-ups started while the others were held", got, sessions)
+	}
+	close(n.release)
+	svc.Close()
+}

@@ -259,7 +259,7 @@ func (s *Service) activeDevices(ctx context.Context, userID string) ([]*Device, 
 func (s *Service) notifyDevices(devices []*Device, sess *Session) {
 	w := WakeUp{SessionID: sess.ID, ExpiresAt: sess.ExpiresAt}
 	for _, d := range devices {
-		s.background(func(ctx context.Context) {
+		s.push(func(ctx context.Context) {
 			ctx, cancel := context.WithDeadline(ctx, sess.ExpiresAt)
 			defer cancel()
 			del := s.notifier.Notify(ctx, d, w)
