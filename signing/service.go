@@ -179,8 +179,8 @@ func (s *Service) push(fn func(ctx context.Context)) {
 					select {
 					case <-ctx.Done():
 						return
-					case fn := <-s.pushWorkers:
-						fn(ctx)
+					case job := <-s.pushWorkers:
+						job(ctx)
 					}
 				}
 			})
