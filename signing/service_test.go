@@ -545,6 +545,8 @@ func TestWakeUpsNeverQueue(t *testing.T) {
 	f := newFixture(t)
 	n := &blockingNotifier{release: make(chan struct{})}
 	svc := signing.NewService(f.store, f.keys, f.ca, n, bridge.Protocol{}, signing.Config{Now: f.Now, MaxPendingPerUser: 100})
+	defer svc.Close()
+	defer close(n.release) // before Close, which waits for the held wake-ups
 	f.svc = svc
 	const sessions = 40 // more than the workers
 	for range sessions {
@@ -557,6 +559,4 @@ func TestWakeUpsNeverQueue(t *testing.T) {
 	if got := n.started.Load(); got != sessions {
 		t.Fatalf("%d of %d wake-ups started while the others were held", got, sessions)
 	}
-	close(n.release)
-	svc.Close()
 }
