@@ -184,8 +184,15 @@ func (a *App) Open(ctx context.Context) (err error) {
 	}
 	api := server.New(a.svc, server.Config{Logger: a.log, PublicURL: publicURL, Now: a.cfg.Now, SessionsPerSecond: a.cfg.SessionsPerSecond,
 		Heartbeat: a.cfg.EventHeartbeat, ActivationsPerMinute: a.cfg.ActivationsPerMinute})
+	// HTTP/1.1 and, on the same plain listener, HTTP/2 for clients that speak it directly
+	// (a TLS-terminating proxy's upstream, or many long-polls and event streams over a few
+	// connections instead of one connection, and one file descriptor, each).
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
 	a.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: a.cfg.ReadTimeout,
 		WriteTimeout: 75 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		Protocols: &protocols, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 250},
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 	if a.ln, err = net.Listen("tcp", a.cfg.Addr); err != nil {
 		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
