@@ -427,6 +427,14 @@ func runDevice(ctx context.Context, d *client.Client, poll bool, rec *recorder) 
 	}
 }
 
+// http2Client speaks HTTP/2 without TLS (prior knowledge), opening a new connection only
+// when the server's limit of concurrent streams per connection is reached.
+func http2Client() *http.Client {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: &p}, Timeout: 2 * time.Minute}
+}
+
 // httpClient is shared by the relying parties and devices: keep-alive connections, enough
 // of them, without goroutines of their own (see directTransport).
 func httpClient(conns int) *http.Client {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kyso-dev/kyso/apiclient"
+	bridge "github.com/kyso-dev/kyso/mobile-bridge"
 )
 
 // HoldConfig describes a hold run: how many pending sessions, open long-polls and open
@@ -23,7 +24,10 @@ type HoldConfig struct {
 	// PerUser is how many pending sessions one user may hold (the server's --max-pending).
 	// Default: 1000.
 	PerUser int
-	Logf    func(format string, args ...any)
+	// HTTP2 opens the long-polls and event streams as HTTP/2 requests without TLS, many
+	// to a connection, instead of one HTTP/1.1 connection each.
+	HTTP2 bool
+	Logf  func(format string, args ...any)
 }
 
 // HoldReport is what holding cost the server.
@@ -105,6 +109,14 @@ func Hold(ctx context.Context, cfg HoldConfig) (*HoldReport, error) {
 	defer release()
 	var opened atomic.Int64
 	hc := httpClient(1) // its own connections, one per long-poll
+	if cfg.HTTP2 {
+		hc = http2Client()
+		if streamFx != nil {
+			for _, d := range streamFx.devices {
+				d.HTTP = hc
+			}
+		}
+	}
 	var conns sync.WaitGroup
 	for i := range cfg.LongPolls {
 		if len(ids) == 0 {
@@ -116,7 +128,11 @@ func Hold(ctx context.Context, cfg HoldConfig) (*HoldReport, error) {
 			opened.Add(1)
 			resp, err := hc.Do(req)
 			if err == nil {
+				err = bridge.DecodeResponse(resp, nil) // a problem answer becomes its code
 				resp.Body.Close()
+			}
+			if err != nil && holdCtx.Err() == nil { // after release, ending is expected
+				rec.fail(err)
 			}
 		})
 	}

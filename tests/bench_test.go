@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"runtime"
 	"testing"
@@ -48,16 +49,22 @@ func TestBenchCountsOnlyVerifiedTransactions(t *testing.T) {
 	}
 }
 
+// TestBenchHoldSmall: the hold mode at small scale returns sane figures, with the
+// long-polls and streams on their own HTTP/1.1 connections or multiplexed over HTTP/2.
 func TestBenchHoldSmall(t *testing.T) {
-	e := startEnv(t, withBenchLimits)
-	rep, err := bench.Hold(context.Background(), bench.HoldConfig{Server: e.url, OperatorToken: e.opToken, PID: os.Getpid(),
-		Pending: 20, LongPolls: 5, Streams: 4})
-	must(t, err)
-	if rep.PendingSessions != 20 || rep.LongPolls != 5 || rep.Streams != 4 || len(rep.Errors) != 0 {
-		t.Fatalf("hold %+v", rep)
-	}
-	if rep.BaselineRSSBytes <= 0 || rep.AfterPendingRSSBytes <= 0 || rep.AfterConnectionsRSSBytes <= 0 {
-		t.Fatalf("RSS figures %+v", rep)
+	for _, http2 := range []bool{false, true} {
+		t.Run(fmt.Sprint("http2=", http2), func(t *testing.T) {
+			e := startEnv(t, withBenchLimits)
+			rep, err := bench.Hold(context.Background(), bench.HoldConfig{Server: e.url, OperatorToken: e.opToken, PID: os.Getpid(),
+				Pending: 20, LongPolls: 5, Streams: 4, HTTP2: http2})
+			must(t, err)
+			if rep.PendingSessions != 20 || rep.LongPolls != 5 || rep.Streams != 4 || len(rep.Errors) != 0 {
+				t.Fatalf("hold %+v", rep)
+			}
+			if rep.BaselineRSSBytes <= 0 || rep.AfterPendingRSSBytes <= 0 || rep.AfterConnectionsRSSBytes <= 0 {
+				t.Fatalf("RSS figures %+v", rep)
+			}
+		})
 	}
 }
 

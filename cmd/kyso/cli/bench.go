@@ -48,6 +48,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	pending := fs.Int("pending", 10000, "hold: pending sessions")
 	longPolls := fs.Int("long-polls", 1000, "hold: open long-polls")
 	streams := fs.Int("streams", 1000, "hold: open device event streams")
+	http2 := fs.Bool("http2", false, "hold: open the long-polls and streams as HTTP/2 requests, many to a connection (default: one HTTP/1.1 connection each)")
 	serverPprof := fs.String("server-pprof", "", "start the server with --pprof on this address, to profile it during the run")
 	cpuProfile := fs.String("cpu-profile", "", "write the load generator's own CPU profile (the run, not the limit) to this file")
 	loadProcs := fs.Int("load-procs", 0, "CPUs the load generator may use during the run (GOMAXPROCS); default: half of them when\nthe tool starts the server on this machine, all with --server")
@@ -77,7 +78,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	if *hold {
 		rep, err := bench.Hold(ctx, bench.HoldConfig{Server: url, OperatorToken: token, PID: pid, Pending: *pending,
-			LongPolls: *longPolls, Streams: *streams, Logf: logf})
+			LongPolls: *longPolls, Streams: *streams, HTTP2: *http2, Logf: logf})
 		if err != nil {
 			return err
 		}
@@ -86,7 +87,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "pending sessions\t%d\t%.0f bytes RSS each\n", rep.PendingSessions, rep.RSSPerPendingSessionBytes)
-		fmt.Fprintf(tw, "open long-polls + streams\t%d + %d\t%.0f bytes RSS each\n", rep.LongPolls, rep.Streams, rep.RSSPerConnectionBytes)
+		over := "each on its own HTTP/1.1 connection"
+		if *http2 {
+			over = "as HTTP/2 requests, many to a connection"
+		}
+		fmt.Fprintf(tw, "open long-polls + streams\t%d + %d\t%.0f bytes RSS each (%s)\n", rep.LongPolls, rep.Streams, rep.RSSPerConnectionBytes, over)
 		fmt.Fprintf(tw, "server RSS\t%s → %s → %s\t\n", mib(rep.BaselineRSSBytes), mib(rep.AfterPendingRSSBytes), mib(rep.AfterConnectionsRSSBytes))
 		tw.Flush()
 		return errorsExit(rep.Errors)
