@@ -2,27 +2,28 @@ package signing
 
 import "sync"
 
-// hub wakes goroutines waiting for a session to change. A notification carries no data:
-// the waiter re-reads the store, which stays the one source of truth.
+// hub wakes goroutines waiting for a session to reach a final state, handing them the
+// session as stored by the transition that made it final: a final session does not change
+// state again, so the waiter need not read it back.
 type hub struct {
 	mu   sync.Mutex
-	subs map[string]map[chan struct{}]struct{}
+	subs map[string]map[chan *Session]struct{}
 }
 
-func newHub() hub { return hub{subs: map[string]map[chan struct{}]struct{}{}} }
+func newHub() hub { return hub{subs: map[string]map[chan *Session]struct{}{}} }
 
-func (h *hub) subscribe(id string) chan struct{} {
-	ch := make(chan struct{}, 1)
+func (h *hub) subscribe(id string) chan *Session {
+	ch := make(chan *Session, 1)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.subs[id] == nil {
-		h.subs[id] = map[chan struct{}]struct{}{}
+		h.subs[id] = map[chan *Session]struct{}{}
 	}
 	h.subs[id][ch] = struct{}{}
 	return ch
 }
 
-func (h *hub) unsubscribe(id string, ch chan struct{}) {
+func (h *hub) unsubscribe(id string, ch chan *Session) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.subs[id], ch)
@@ -31,12 +32,13 @@ func (h *hub) unsubscribe(id string, ch chan struct{}) {
 	}
 }
 
-func (h *hub) publish(id string) {
+// publish hands sess, just stored in a final state, to its waiters.
+func (h *hub) publish(sess *Session) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for ch := range h.subs[id] {
+	for ch := range h.subs[sess.ID] {
 		select {
-		case ch <- struct{}{}:
+		case ch <- sess:
 		default:
 		}
 	}

@@ -560,3 +560,39 @@ func TestWakeUpsNeverQueue(t *testing.T) {
 		t.Fatalf("%d of %d wake-ups started while the others were held", got, sessions)
 	}
 }
+
+// A long-poll is handed the session that the final transition stored, without reading it
+// back: one read when it starts, none when it wakes.
+func TestLongPollWakesWithTheFinalSession(t *testing.T) {
+	f := newFixture(t)
+	st := &sessionReadCounter{Store: f.store}
+	svc := signing.NewService(st, f.keys, f.ca, f.notifier, bridge.Protocol{}, signing.Config{Now: f.Now})
+	defer svc.Close()
+	f.svc = svc
+	ctx := context.Background()
+	s := f.createSession(t)
+	type answer struct {
+		sess *signing.Session
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		sess, err := svc.WaitSession(ctx, f.rp, s.ID, 30*time.Second)
+		done <- answer{sess, err}
+	}()
+	for deadline := time.Now().Add(10 * time.Second); st.reads.Load() < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) { // the long-poll subscribes, then reads the pending session
+			t.Fatal("the long-poll never read its session")
+		}
+	}
+	if _, err := svc.Decide(ctx, f.dev, s.ID, signing.Approve, "", f.approval(s)); err != nil {
+		t.Fatal(err)
+	}
+	got := <-done
+	if got.err != nil || got.sess.State != signing.StateSigned || len(got.sess.Documents[0].Signature) == 0 {
+		t.Fatalf("long-poll answered %+v, %v", got.sess, got.err)
+	}
+	if n := st.reads.Load(); n != 2 { // the long-poll's first read and the decision's
+		t.Fatalf("%d session reads, want 2", n)
+	}
+}

@@ -341,20 +341,15 @@ func (s *Service) WaitSession(ctx context.Context, rp *RelyingParty, id string, 
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return sess, nil
-		case <-s.draining:
-			return s.SessionForRelyingParty(ctx, rp, id)
-		case <-timer.C:
-			return s.SessionForRelyingParty(ctx, rp, id)
-		case <-sub:
-			if sess, err = s.SessionForRelyingParty(ctx, rp, id); err != nil || sess.State.Final() {
-				return sess, err
-			}
-		}
+	select {
+	case <-ctx.Done():
+		return sess, nil
+	case final := <-sub:
+		return final, nil // the relying party's own session: checked by the first read
+	case <-s.draining:
+	case <-timer.C:
 	}
+	return s.SessionForRelyingParty(ctx, rp, id)
 }
 
 // loadSession reads a session and, if it is pending past its expiry, expires it.
@@ -587,7 +582,7 @@ func isUnchanged(err error) bool { return errors.Is(err, errUnchanged) }
 
 // finished wakes waiters and starts the callback of a session that reached a final state.
 func (s *Service) finished(sess *Session) {
-	s.hub.publish(sess.ID)
+	s.hub.publish(sess)
 	s.events.publish(sess.UserID, EventSessionUpdated, sess)
 	_ = s.startCallback(sess)
 }
