@@ -495,15 +495,20 @@ func (c *sessionReadCounter) Session(ctx context.Context, id string) (*signing.S
 	return c.Store.Session(ctx, id)
 }
 
+// countSessionReads puts f's service over a store that counts session reads.
+func (f *fixture) countSessionReads(t *testing.T) *sessionReadCounter {
+	st := &sessionReadCounter{Store: f.store}
+	f.svc = signing.NewService(st, f.keys, f.ca, f.notifier, bridge.Protocol{}, signing.Config{Now: f.Now})
+	t.Cleanup(f.svc.Close)
+	return st
+}
+
 // A live creation event hands the device the session as stored, without reading it back;
 // past its expiry, or for another user's device, the store decides as for any read.
 func TestCreationEventCarriesTheSession(t *testing.T) {
 	f := newFixture(t)
-	st := &sessionReadCounter{Store: f.store}
-	svc := signing.NewService(st, f.keys, f.ca, f.notifier, bridge.Protocol{}, signing.Config{Now: f.Now})
-	defer svc.Close()
-	f.svc = svc
-	ctx := context.Background()
+	st := f.countSessionReads(t)
+	svc, ctx := f.svc, context.Background()
 	sub, _, _ := svc.SubscribeEvents(f.dev, "")
 	defer sub.Close()
 	created := f.createSession(t)
@@ -565,11 +570,8 @@ func TestWakeUpsNeverQueue(t *testing.T) {
 // back: one read when it starts, none when it wakes.
 func TestLongPollWakesWithTheFinalSession(t *testing.T) {
 	f := newFixture(t)
-	st := &sessionReadCounter{Store: f.store}
-	svc := signing.NewService(st, f.keys, f.ca, f.notifier, bridge.Protocol{}, signing.Config{Now: f.Now})
-	defer svc.Close()
-	f.svc = svc
-	ctx := context.Background()
+	st := f.countSessionReads(t)
+	svc, ctx := f.svc, context.Background()
 	s := f.createSession(t)
 	type answer struct {
 		sess *signing.Session
