@@ -115,24 +115,20 @@ func BenchmarkSessionRecord(b *testing.B) {
 		Approval: &signing.Approval{DeviceID: "dev_0123456789abcdef", Decision: signing.Approve, Challenge: make([]byte, 180), Signature: make([]byte, 71), At: at}}
 	bin := encodeSession(s)
 	js, _ := json.Marshal(s, jsonOpts)
-	b.Run("decode-binary", func(b *testing.B) {
-		b.ReportMetric(float64(len(bin)), "bytes")
-		for b.Loop() {
-			var got signing.Session
-			if err := decodeRecord(bin, &got); err != nil {
-				b.Fatal(err)
+	for _, form := range []struct {
+		name string
+		raw  []byte
+	}{{"binary", bin}, {"json", js}} {
+		b.Run("decode-"+form.name, func(b *testing.B) {
+			b.ReportMetric(float64(len(form.raw)), "bytes")
+			for b.Loop() {
+				var got signing.Session
+				if err := decodeRecord(form.raw, &got); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
-	b.Run("decode-json", func(b *testing.B) {
-		b.ReportMetric(float64(len(js)), "bytes")
-		for b.Loop() {
-			var got signing.Session
-			if err := decodeRecord(js, &got); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+		})
+	}
 	b.Run("encode-binary", func(b *testing.B) {
 		for b.Loop() {
 			encodeSession(s)
