@@ -436,9 +436,10 @@ func http2Client() *http.Client {
 }
 
 // httpClient is shared by the relying parties and devices: keep-alive connections, enough
-// of them, without goroutines of their own (see directTransport).
+// of them, without goroutines of their own and each request bounded by 2 minutes (see
+// directTransport).
 func httpClient(conns int) *http.Client {
-	return &http.Client{Transport: newDirectTransport(conns * 2), Timeout: 2 * time.Minute}
+	return &http.Client{Transport: newDirectTransport(conns*2, 2*time.Minute)}
 }
 
 func signingOpts(alg string) crypto.SignerOpts {

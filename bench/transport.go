@@ -16,11 +16,16 @@ import (
 // writer goroutine per connection and hands every request and answer across them; on a
 // machine the load generator shares with the server it measures, those hand-offs cost as
 // much as the HTTP itself. Requests go to the one server the bench drives, over plain HTTP.
+//
+// Each request, its answer included, must finish within the transport's timeout: a deadline
+// on the connection, where http.Client's Timeout would start a timer and a goroutine per
+// request.
 type directTransport struct {
-	dialer net.Dialer
-	mu     sync.Mutex
-	idle   []*directConn
-	max    int // idle connections kept
+	dialer  net.Dialer
+	timeout time.Duration
+	mu      sync.Mutex
+	idle    []*directConn
+	max     int // idle connections kept
 }
 
 type directConn struct {
@@ -29,8 +34,8 @@ type directConn struct {
 	bw   *bufio.Writer
 }
 
-func newDirectTransport(maxIdle int) *directTransport {
-	return &directTransport{dialer: net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}, max: maxIdle}
+func newDirectTransport(maxIdle int, timeout time.Duration) *directTransport {
+	return &directTransport{dialer: net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}, timeout: timeout, max: maxIdle}
 }
 
 func (t *directTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -47,6 +52,7 @@ func (t *directTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
+	dc.conn.SetDeadline(time.Now().Add(t.timeout))
 	// A cancelled request closes its connection, which ends a blocked read or write.
 	stop := context.AfterFunc(req.Context(), func() { dc.conn.Close() })
 	fail := func(err error) (*http.Response, error) {

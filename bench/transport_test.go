@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -105,6 +106,29 @@ func TestDirectTransportCancelEndsABlockedRead(t *testing.T) {
 		t.Fatal("cancelling did not end the blocked read")
 	}
 	resp.Body.Close()
+}
+
+func TestDirectTransportTimeoutEndsAHungAnswer(t *testing.T) {
+	srv, _ := countingServer(t)
+	hc := &http.Client{Transport: newDirectTransport(2, 100*time.Millisecond)}
+	resp, err := hc.Get(srv.URL + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(resp.Body)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("a hung answer ended with %v, want the deadline", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the timeout did not end a hung answer")
+	}
 }
 
 func TestDirectTransportRefusesOtherSchemes(t *testing.T) {
