@@ -12,7 +12,7 @@ import (
 
 // Records written by encoding/json — every data file before the faster codecs — read back
 // unchanged. What the store writes now reads back unchanged, and records other than
-// sessions (stored in binary) still decode with encoding/json.
+// sessions and credentials (stored in binary) still decode with encoding/json.
 func TestRecordsCompatibleWithEncodingJSON(t *testing.T) {
 	at := time.Date(2026, 11, 23, 8, 30, 1, 123456789, time.UTC)
 	records := []any{
@@ -51,9 +51,10 @@ func TestRecordsCompatibleWithEncodingJSON(t *testing.T) {
 		if err := decodeRecord(now, got); err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("%s written now: read %+v (%v), want %+v", typ, got, err, want)
 		}
-		if _, ok := want.(*signing.Session); ok {
-			if now[0] != sessionFormat {
-				t.Errorf("a session was not written in the binary form: %q", now)
+		switch want.(type) {
+		case *signing.Session, *signing.Credential:
+			if now[0] != sessionFormat && now[0] != credentialFormat {
+				t.Errorf("a %s was not written in a binary form: %q", typ, now)
 			}
 			continue
 		}
@@ -86,14 +87,42 @@ func FuzzDecodeSession(f *testing.F) {
 	})
 }
 
-// normalize makes empty byte slices nil: a record cannot tell them apart.
-func normalize(s *signing.Session) *signing.Session {
-	nz := func(b []byte) []byte {
-		if len(b) == 0 {
-			return nil
+// FuzzDecodeCredential: any bytes after the format byte decode without a panic, and whatever
+// decodes encodes to a record that decodes to the same credential.
+func FuzzDecodeCredential(f *testing.F) {
+	at := time.Date(2026, 11, 23, 8, 30, 1, 5, time.UTC)
+	f.Add(encodeCredential(&signing.Credential{ID: "cred_1", UserID: "usr_1", KeyAlgorithm: "RSA-2048", Status: signing.CredentialActive,
+		WrappedKey: []byte{1}, Certificate: []byte{2}, Chain: [][]byte{{3}, {}}, CreatedAt: at, RevokedAt: at})[1:])
+	f.Add([]byte{0x4a, 0x01})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var c signing.Credential
+		if decodeCredential(append([]byte{credentialFormat}, body...), &c) != nil {
+			return
 		}
-		return b
+		var again signing.Credential
+		if err := decodeCredential(encodeCredential(&c), &again); err != nil || !reflect.DeepEqual(normalizeCredential(&again), normalizeCredential(&c)) {
+			t.Fatalf("re-encoded credential differs: %+v (%v), want %+v", again, err, c)
+		}
+	})
+}
+
+// nz makes an empty byte slice nil: a record cannot tell them apart.
+func nz(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
 	}
+	return b
+}
+
+func normalizeCredential(c *signing.Credential) *signing.Credential {
+	c.WrappedKey, c.CSR, c.Certificate = nz(c.WrappedKey), nz(c.CSR), nz(c.Certificate)
+	for i := range c.Chain {
+		c.Chain[i] = nz(c.Chain[i])
+	}
+	return c
+}
+
+func normalize(s *signing.Session) *signing.Session {
 	for i := range s.Documents {
 		s.Documents[i].Hash, s.Documents[i].Signature = nz(s.Documents[i].Hash), nz(s.Documents[i].Signature)
 	}
@@ -103,9 +132,10 @@ func normalize(s *signing.Session) *signing.Session {
 	return s
 }
 
-// BenchmarkSessionRecord: decoding and encoding a signed session's record, in the binary
-// form the store writes and in the JSON form of older data files.
-func BenchmarkSessionRecord(b *testing.B) {
+// BenchmarkRecords: decoding and encoding a signed session's record and a credential's
+// (with a certificate and a chain of two), in the binary forms the store writes and in the
+// JSON form of older data files.
+func BenchmarkRecords(b *testing.B) {
 	at := time.Date(2026, 11, 23, 8, 30, 1, 0, time.UTC)
 	s := &signing.Session{ID: "ses_0123456789abcdefghij", RelyingPartyID: "rp_0123456789abcdef", RelyingPartyName: "Cổng dịch vụ công",
 		UserID: "usr_0123456789abcdef", CredentialID: "cred_0123456789abcdef", HashAlgorithm: "SHA-256", SignatureAlgorithm: signing.SigECDSA,
@@ -113,25 +143,34 @@ func BenchmarkSessionRecord(b *testing.B) {
 		DisplayText: "Ký tờ khai đăng ký thường trú", VerificationCode: "1234", State: signing.StateSigned,
 		CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute), CompletedAt: at.Add(time.Second),
 		Approval: &signing.Approval{DeviceID: "dev_0123456789abcdef", Decision: signing.Approve, Challenge: make([]byte, 180), Signature: make([]byte, 71), At: at}}
-	bin := encodeSession(s)
-	js, _ := json.Marshal(s, jsonOpts)
-	for _, form := range []struct {
+	c := &signing.Credential{ID: "cred_0123456789abcdef", UserID: "usr_0123456789abcdef", KeyAlgorithm: "EC-P256", Status: signing.CredentialActive,
+		WrappedKey: make([]byte, 180), Certificate: make([]byte, 700), Chain: [][]byte{make([]byte, 800), make([]byte, 900)}, CreatedAt: at}
+	for _, r := range []struct {
 		name string
-		raw  []byte
-	}{{"binary", bin}, {"json", js}} {
-		b.Run("decode-"+form.name, func(b *testing.B) {
-			b.ReportMetric(float64(len(form.raw)), "bytes")
+		v    any
+		new  func() any
+	}{{"session", s, func() any { return new(signing.Session) }}, {"credential", c, func() any { return new(signing.Credential) }}} {
+		bin, _ := encodeRecord(r.v)
+		js, _ := json.Marshal(r.v, jsonOpts)
+		for _, form := range []struct {
+			name string
+			raw  []byte
+		}{{"binary", bin}, {"json", js}} {
+			b.Run(r.name+"/decode-"+form.name, func(b *testing.B) {
+				b.ReportMetric(float64(len(form.raw)), "bytes")
+				for b.Loop() {
+					if err := decodeRecord(form.raw, r.new()); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+		b.Run(r.name+"/encode-binary", func(b *testing.B) {
 			for b.Loop() {
-				var got signing.Session
-				if err := decodeRecord(form.raw, &got); err != nil {
+				if _, err := encodeRecord(r.v); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 	}
-	b.Run("encode-binary", func(b *testing.B) {
-		for b.Loop() {
-			encodeSession(s)
-		}
-	})
 }

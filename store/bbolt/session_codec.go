@@ -11,8 +11,9 @@ import (
 
 // Sessions, read and rewritten several times per transaction, are stored in a compact binary
 // form rather than JSON: one format byte, then the protobuf wire format with the field
-// numbers below (unknown fields are skipped, so fields can be added). Records of other kinds,
-// and sessions written before, are JSON, which always starts with '{'.
+// numbers below (unknown fields are skipped, so fields can be added). Credentials have a
+// binary form of their own (credential_codec.go); records of other kinds, and those written
+// before, are JSON, which always starts with '{'.
 const sessionFormat = 0x01
 
 // Field numbers of a session record and its parts. Never reuse a number.
@@ -169,14 +170,14 @@ func appendTime(b []byte, n protowire.Number, t time.Time) []byte {
 	return protowire.AppendVarint(b, protowire.EncodeZigZag(t.UnixNano()))
 }
 
-var errBadSession = errors.New("malformed binary session record")
+var errBadRecord = errors.New("malformed binary record")
 
 // fields calls fn for each field of the message b with its varint value or its bytes.
 func fields(b []byte, fn fieldFunc) error {
 	for len(b) > 0 {
 		n, typ, l := protowire.ConsumeTag(b)
 		if l < 0 {
-			return errBadSession
+			return errBadRecord
 		}
 		b = b[l:]
 		var v uint64
@@ -190,7 +191,7 @@ func fields(b []byte, fn fieldFunc) error {
 			l = protowire.ConsumeFieldValue(n, typ, b)
 		}
 		if l < 0 {
-			return errBadSession
+			return errBadRecord
 		}
 		b = b[l:]
 		if typ == protowire.VarintType || typ == protowire.BytesType {
@@ -206,7 +207,7 @@ func timeOf(v uint64) time.Time { return time.Unix(0, protowire.DecodeZigZag(v))
 
 func decodeSession(raw []byte, s *signing.Session) error {
 	if len(raw) == 0 || raw[0] != sessionFormat {
-		return errBadSession
+		return errBadRecord
 	}
 	return fields(raw[1:], func(n protowire.Number, v uint64, b []byte) error {
 		switch n {

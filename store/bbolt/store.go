@@ -8,7 +8,8 @@
 // # Caveats
 //
 //   - One process at a time: bbolt holds an exclusive file lock.
-//   - Records are JSON; secrets are never among them (only hashes and wrapped blobs).
+//   - Records are JSON, sessions and credentials binary (see session_codec.go); secrets are
+//     never among them (only hashes and wrapped blobs).
 package boltstore
 
 import (
@@ -53,9 +54,9 @@ var (
 )
 
 // storeFormat is the version of the records' encoding: 1, JSON records; 2, sessions in
-// binary. A file is marked with the format of the newest Kyso that opened it, and a Kyso
+// binary; 3, credentials in binary too. A file is marked with the format of the newest Kyso that opened it, and a Kyso
 // refuses a file newer than it understands instead of failing on its records.
-const storeFormat = 2
+const storeFormat = 3
 
 func checkFormat(meta *bolt.Bucket) error {
 	if raw := meta.Get(keyFormat); len(raw) == 1 && raw[0] > storeFormat {
@@ -208,20 +209,28 @@ func notFound(what, id string) error { return signing.Errorf(signing.ENOTFOUND, 
 // as encoding/json wrote them.
 var jsonOpts = json.JoinOptions(json.FormatNilSliceAsNull(true), json.FormatNilMapAsNull(true))
 
+// decodeRecord decodes a record in any form the store has written: JSON, which starts with
+// '{', or one of the binary forms, which start with their format byte.
 func decodeRecord(raw []byte, v any) error {
-	if len(raw) > 0 && raw[0] == sessionFormat {
-		s, ok := v.(*signing.Session)
-		if !ok {
-			return fmt.Errorf("a binary session record where a %T was expected", v)
-		}
-		return decodeSession(raw, s)
+	if len(raw) == 0 || raw[0] == '{' {
+		return json.Unmarshal(raw, v, jsonOpts)
 	}
-	return json.Unmarshal(raw, v, jsonOpts)
+	switch r := v.(type) {
+	case *signing.Session:
+		return decodeSession(raw, r)
+	case *signing.Credential:
+		return decodeCredential(raw, r)
+	}
+	return fmt.Errorf("a binary record (form %#x) where a %T was expected", raw[0], v)
 }
 
+// encodeRecord encodes sessions and credentials in binary, other records in JSON.
 func encodeRecord(v any) ([]byte, error) {
-	if s, ok := v.(*signing.Session); ok {
-		return encodeSession(s), nil
+	switch r := v.(type) {
+	case *signing.Session:
+		return encodeSession(r), nil
+	case *signing.Credential:
+		return encodeCredential(r), nil
 	}
 	return json.Marshal(v, jsonOpts)
 }
