@@ -6,6 +6,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +18,7 @@ import (
 	bridge "github.com/kyso-dev/kyso/mobile-bridge"
 	"github.com/kyso-dev/kyso/mobile-bridge/deviceauth"
 	"github.com/kyso-dev/kyso/signing"
+	"github.com/yaronf/httpsign"
 )
 
 type device struct {
@@ -148,5 +151,102 @@ func TestPublicURL(t *testing.T) {
 	wrong := &deviceauth.Verifier{Now: func() time.Time { return now }, PublicURL: other}
 	if _, err := wrong.Verify(context.Background(), r("c"), nil, d.lookup); err == nil {
 		t.Fatal("a request signed for another host verified")
+	}
+}
+
+// signedByHTTPSign is a request signed by github.com/yaronf/httpsign, an implementation of
+// RFC 9421 independent of this package and of the SDK, covering fields and with created now.
+func signedByHTTPSign(t *testing.T, d device, target string, body []byte, nonce string, fields ...string) *http.Request {
+	t.Helper()
+	out := httptest.NewRequest("POST", target, strings.NewReader(string(body)))
+	out.Header.Set("Content-Type", "application/json")
+	out.Header.Add("X-Trace", " a ")
+	out.Header.Add("X-Trace", "b")
+	rc := io.NopCloser(strings.NewReader(string(body)))
+	digest, err := httpsign.GenerateContentDigestHeader(&rc, []string{httpsign.DigestSha256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Header.Set("Content-Digest", digest)
+	signer, err := httpsign.NewP256Signer(*d.key, httpsign.NewSignConfig().SetNonce(nonce).SetKeyID("dev_1").SignAlg(true), httpsign.Headers(fields...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	input, sig, err := httpsign.SignRequest("dev", *signer, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Header.Set("Signature-Input", input)
+	out.Header.Set("Signature", sig)
+	in := httptest.NewRequest("POST", out.URL.RequestURI(), strings.NewReader(string(body)))
+	in.Host = out.URL.Host
+	in.Header = out.Header.Clone()
+	return in
+}
+
+// TestVerifyIndependentSigner: what httpsign signs — the profile's components and others a
+// device may add — verifies, and changing any covered part afterwards is refused.
+func TestVerifyIndependentSigner(t *testing.T) {
+	d := newDevice(t)
+	body := []byte(`{"decision":"approve"}`)
+	target := "http://kyso.test:8080/device/v1/sessions/ses_1/decision?lang=vi&x=%2F"
+	all := []string{"@method", "@target-uri", "content-digest", "@authority", "@scheme", "@path", "@query", "@request-target", "content-type", "x-trace"}
+	v := &deviceauth.Verifier{}
+	for i, fields := range [][]string{all[:3], all} {
+		if _, err := v.Verify(context.Background(), signedByHTTPSign(t, d, target, body, fmt.Sprint("ok", i), fields...), body, d.lookup); err != nil {
+			t.Fatalf("covering %v: refused: %v", fields, err)
+		}
+	}
+	tamper := map[string]func(r *http.Request){
+		"content-type": func(r *http.Request) { r.Header.Set("Content-Type", "text/plain") },
+		"x-trace":      func(r *http.Request) { r.Header.Del("X-Trace") },
+		"query":        func(r *http.Request) { r.URL.RawQuery = "lang=en&x=%2F" },
+		"host":         func(r *http.Request) { r.Host = "kyso.test:8443" },
+		"nonce": func(r *http.Request) {
+			r.Header.Set("Signature-Input", strings.Replace(r.Header.Get("Signature-Input"), `nonce="t-nonce"`, `nonce="other"`, 1))
+		},
+		"signature": func(r *http.Request) {
+			s := r.Header.Get("Signature")
+			r.Header.Set("Signature", s[:len(s)-4]+"AAA:")
+		},
+		"signature length": func(r *http.Request) { r.Header.Set("Signature", "dev=:AAAA:") },
+	}
+	for name, change := range tamper {
+		r := signedByHTTPSign(t, d, target, body, "t-nonce", all...)
+		change(r)
+		_, err := (&deviceauth.Verifier{}).Verify(context.Background(), r, body, d.lookup) // its own: no replay
+		if err == nil {
+			t.Errorf("%s changed after signing: accepted", name)
+			continue
+		}
+		if signing.ErrorCode(err) != signing.EUNAUTHENTICATED {
+			t.Errorf("%s changed after signing: got %v, want UNAUTHENTICATED", name, err)
+		}
+	}
+}
+
+// TestVerifyRefusesUnsupportedComponents: component parameters, unknown derived components,
+// duplicates and covered fields the request lacks are refused, each with a message that
+// says so, before any signature check.
+func TestVerifyRefusesUnsupportedComponents(t *testing.T) {
+	d := newDevice(t)
+	now := time.Unix(1_800_000_000, 0)
+	params := `;created=1800000000;nonce="n";keyid="dev_1"`
+	cases := map[string]string{
+		`("@method" "@target-uri";bs)`:          "component parameters",
+		`("@method" "@target-uri" "@status")`:   `unsupported covered component "@status"`,
+		`("@method" "@target-uri" "Host")`:      `unsupported covered component "Host"`,
+		`("@method" "@target-uri" "@method")`:   "distinct",
+		`("@method" "@target-uri" "x-missing")`: `"x-missing", which the request does not have`,
+		`("@method" "@target-uri" 1)`:           "distinct strings",
+	}
+	for list, want := range cases {
+		r := signed(t, d, "GET", "http://kyso.test/device/v1/sessions", nil, now, "n")
+		r.Header.Set("Signature-Input", "sig1="+list+params)
+		v := &deviceauth.Verifier{Now: func() time.Time { return now }}
+		_, err := v.Verify(context.Background(), r, nil, d.lookup)
+		if signing.ErrorCode(err) != signing.EUNAUTHENTICATED || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want UNAUTHENTICATED saying %q", list, err, want)
+		}
 	}
 }
