@@ -26,10 +26,26 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("kyso: %d %s: %s", e.Status, e.Code, e.Detail)
 }
 
+// maxAnswer bounds what DecodeResponse reads of an answer.
+const maxAnswer = 8 << 20
+
+// readBody reads an answer of up to maxAnswer bytes, in one allocation when its length is
+// known (io.ReadAll grows its buffer from 512 bytes).
+func readBody(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n > 0 && n <= maxAnswer {
+		raw := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, raw); err != nil {
+			return nil, err
+		}
+		return raw, nil
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+}
+
 // DecodeResponse decodes a successful JSON answer into out (if not nil), or returns the
 // *APIError of a problem answer.
 func DecodeResponse(resp *http.Response, out any) error {
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	raw, err := readBody(resp)
 	if err != nil {
 		return err
 	}
