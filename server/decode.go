@@ -41,9 +41,21 @@ func (jsonSerializer) Serialize(c *echo.Context, v any, _ string) error {
 
 func (jsonSerializer) Deserialize(c *echo.Context, v any) error { return bind(c, v) }
 
-// readBody reads the request body up to maxBody.
+// readBody reads the request body up to maxBody, in one allocation when its length is
+// declared (io.ReadAll grows its buffer from 512 bytes).
 func readBody(c *echo.Context) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, maxBody))
+	r := c.Request()
+	if r.ContentLength > maxBody {
+		return nil, signing.Errorf(codeTooLarge, "request body is larger than %d bytes", maxBody)
+	}
+	if r.ContentLength > 0 {
+		body := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, signing.Errorf(signing.EINVALID, "could not read the request body")
+		}
+		return body, nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, maxBody))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return nil, signing.Errorf(codeTooLarge, "request body is larger than %d bytes", maxBody)

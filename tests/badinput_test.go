@@ -90,10 +90,16 @@ func TestBadInputGetsAClearProblem(t *testing.T) {
 		{"callback not http", valid(func(m map[string]any) { m["callbackUrl"] = "file:///etc/passwd" }), 400, "INVALID_REQUEST"},
 		{"invalid UTF-8", strings.Replace(valid(nil), `"Ký"`, "\"K\xff\"", 1), 400, "INVALID_REQUEST"},
 		{"oversized body", `{"displayText":"` + strings.Repeat("a", 2<<20) + `"}`, 413, "PAYLOAD_TOO_LARGE"},
+		{"oversized body, chunked", `{"displayText":"` + strings.Repeat("a", 2<<20) + `"}`, 413, "PAYLOAD_TOO_LARGE"},
+		{"unknown field, chunked", valid(func(m map[string]any) { m["credentialID"] = "cred_x" }), 400, "INVALID_REQUEST"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req, _ := http.NewRequest("POST", e.url+"/v1/signatures", strings.NewReader(c.body))
+			var body io.Reader = strings.NewReader(c.body)
+			if strings.HasSuffix(c.name, ", chunked") {
+				body = io.MultiReader(body) // a length the client does not know: read up to the limit
+			}
+			req, _ := http.NewRequest("POST", e.url+"/v1/signatures", body)
 			req.Header.Set("Authorization", "Bearer "+info.APIKey)
 			req.Header.Set("Content-Type", "application/json")
 			status, p := problemOf(t, req)
