@@ -13,7 +13,8 @@ import (
 	"github.com/kyso-dev/kyso/cmd/kyso/app"
 	bridge "github.com/kyso-dev/kyso/mobile-bridge"
 	"github.com/kyso-dev/kyso/mobile-bridge/client"
-	bolt "go.etcd.io/bbolt"
+	"github.com/kyso-dev/kyso/signing"
+	boltstore "github.com/kyso-dev/kyso/store/bbolt"
 )
 
 // pendingSession creates a session for s and returns it with the device's view of it.
@@ -242,18 +243,15 @@ func TestWrappedKeyMovedToAnotherUserCannotSign(t *testing.T) {
 	alice := e.newSigner("001", "EC-P256")
 	bob := e.newSigner("002", "EC-P256")
 	e.stop()
-	db, err := bolt.Open(filepath.Join(e.dir, app.StoreFile), 0o600, nil)
+	stolen := storedCredential(t, e, alice.cred.ID).WrappedKey
+	st, err := boltstore.Open(filepath.Join(e.dir, app.StoreFile), boltstore.Options{})
 	must(t, err)
-	must(t, db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("credentials"))
-		var a, victim map[string]any
-		must(t, json.Unmarshal(b.Get([]byte(alice.cred.ID)), &a))
-		must(t, json.Unmarshal(b.Get([]byte(bob.cred.ID)), &victim))
-		victim["wrappedKey"] = a["wrappedKey"]
-		raw, _ := json.Marshal(victim)
-		return b.Put([]byte(bob.cred.ID), raw)
-	}))
-	must(t, db.Close())
+	_, err = st.UpdateCredential(context.Background(), bob.cred.ID, func(c *signing.Credential) error {
+		c.WrappedKey = stolen
+		return nil
+	}, signing.AuditRecord{Actor: "attacker", Action: "credential.tampered", Subject: bob.cred.ID})
+	must(t, err)
+	must(t, st.Close())
 	e.start()
 	ctx := context.Background()
 	sess, err := rp.CreateSignature(ctx, request(bob, "SHA-256", "", digests(1, "SHA-256")), "")

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"os"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/kyso-dev/kyso/apiclient"
 	"github.com/kyso-dev/kyso/cmd/kyso/app"
+	"github.com/kyso-dev/kyso/signing"
+	boltstore "github.com/kyso-dev/kyso/store/bbolt"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -165,6 +166,10 @@ func TestRevokedCredentialIsShredded(t *testing.T) {
 	sess, err := rp.CreateSignature(ctx, request(s, "SHA-256", "", digests(1, "SHA-256")), "")
 	must(t, err)
 	blob := storedWrappedKey(t, e, s.cred.ID)
+	forms := [][]byte{blob, []byte(base64.StdEncoding.EncodeToString(blob))} // binary records, and JSON ones of older files
+	if file, err := os.ReadFile(filepath.Join(e.dir, app.StoreFile)); err != nil || !bytes.Contains(file, blob) {
+		t.Fatalf("before revocation the wrapped blob is not found in the store file (%v): the search below proves nothing", err)
+	}
 
 	var revoked struct{ Status string }
 	must(t, e.op.Do(ctx, "POST", "/admin/v1/credentials/"+s.cred.ID+"/revoke", map[string]string{"reason": "key compromise"}, &revoked, nil))
@@ -175,8 +180,8 @@ func TestRevokedCredentialIsShredded(t *testing.T) {
 	e.stop()
 	file, err := os.ReadFile(filepath.Join(e.dir, app.StoreFile))
 	must(t, err)
-	// Records are JSON, so look for the blob as base64 too (any 48-byte run of it).
-	for _, form := range [][]byte{blob, []byte(base64.StdEncoding.EncodeToString(blob))} {
+	// Any 48-byte run of the blob, raw or in base64.
+	for _, form := range forms {
 		for i := 0; i+48 <= len(form); i += 48 {
 			if bytes.Contains(file, form[i:i+48]) {
 				t.Fatal("the destroyed key's wrapped blob is still in the store file")
@@ -212,18 +217,23 @@ func TestRevokedCredentialIsShredded(t *testing.T) {
 func storedWrappedKey(t *testing.T, e *env, credID string) []byte {
 	t.Helper()
 	e.stop()
-	db, err := bolt.Open(filepath.Join(e.dir, app.StoreFile), 0o600, &bolt.Options{ReadOnly: true})
-	must(t, err)
-	var c struct{ WrappedKey []byte }
-	db.View(func(tx *bolt.Tx) error {
-		return json.Unmarshal(tx.Bucket([]byte("credentials")).Get([]byte(credID)), &c)
-	})
-	db.Close()
+	c := storedCredential(t, e, credID)
 	e.start()
 	if len(c.WrappedKey) < 64 {
 		t.Fatalf("no wrapped key stored for %s", credID)
 	}
 	return c.WrappedKey
+}
+
+// storedCredential reads a credential as it is in the store file of the stopped server.
+func storedCredential(t *testing.T, e *env, credID string) *signing.Credential {
+	t.Helper()
+	st, err := boltstore.Open(filepath.Join(e.dir, app.StoreFile), boltstore.Options{})
+	must(t, err)
+	defer st.Close()
+	c, err := st.Credential(context.Background(), credID)
+	must(t, err)
+	return c
 }
 
 // expiredCert has the CA sign the CSR's key with a validity that ended yesterday.

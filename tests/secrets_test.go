@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
-	bolt "go.etcd.io/bbolt"
 )
 
 // TestNoSecretAtRestOrInLogs runs whole transactions, then scans the store file and every
@@ -63,19 +61,12 @@ func TestNoSecretAtRestOrInLogs(t *testing.T) {
 	must(t, err)
 	kek, err := aead.New(kh)
 	must(t, err)
-	db, err := bolt.Open(filepath.Join(e.dir, app.StoreFile), 0o600, &bolt.Options{ReadOnly: true})
-	must(t, err)
-	must(t, db.View(func(tx *bolt.Tx) error {
-		for _, s := range users {
-			var c struct{ WrappedKey []byte }
-			must(t, json.Unmarshal(tx.Bucket([]byte("credentials")).Get([]byte(s.cred.ID)), &c))
-			pkcs8, err := kek.Decrypt(c.WrappedKey[1:], keystore.KeyAssociatedData(s.cred.ID, s.userID))
-			must(t, err)
-			secrets["PKCS#8 key of "+s.cred.KeyAlgorithm] = pkcs8
-		}
-		return nil
-	}))
-	must(t, db.Close())
+	for _, s := range users {
+		c := storedCredential(t, e, s.cred.ID)
+		pkcs8, err := kek.Decrypt(c.WrappedKey[1:], keystore.KeyAssociatedData(s.cred.ID, s.userID))
+		must(t, err)
+		secrets["PKCS#8 key of "+s.cred.KeyAlgorithm] = pkcs8
+	}
 
 	storeBytes, err := os.ReadFile(filepath.Join(e.dir, app.StoreFile))
 	must(t, err)
