@@ -179,7 +179,7 @@ func (v *Verifier) signatureBase(r *http.Request, list httpsfv.InnerList) ([]byt
 	target := v.targetURI(r)
 	var b []byte
 	for _, it := range list.Items {
-		name := it.Value.(string) // Verify checked
+		name, _ := it.Value.(string) // Verify checked: a string
 		if it.Params != nil && len(it.Params.Names()) > 0 {
 			return nil, unauthenticated("unsupported covered component " + quote(name) + ": component parameters are not accepted")
 		}
@@ -206,14 +206,16 @@ func (v *Verifier) signatureBase(r *http.Request, list httpsfv.InnerList) ([]byt
 			if name == "" || name != strings.ToLower(name) || strings.HasPrefix(name, "@") {
 				return nil, unauthenticated("unsupported covered component " + quote(name))
 			}
-			lines := r.Header.Values(name)
+			lines := r.Header.Values(name) // the request's own slice: read only
 			if len(lines) == 0 {
 				return nil, unauthenticated("the signature covers " + quote(name) + ", which the request does not have")
 			}
 			for i, l := range lines {
-				lines[i] = strings.TrimSpace(l)
+				if i > 0 {
+					value += ", "
+				}
+				value += strings.TrimSpace(l)
 			}
-			value = strings.Join(lines, ", ")
 		}
 		if strings.ContainsAny(value, "\r\n") {
 			return nil, unauthenticated("covered component " + quote(name) + " has a line break")
