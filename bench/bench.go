@@ -41,7 +41,7 @@ type Config struct {
 	Server        string // base URL of the server
 	OperatorToken string // an admin token, to set up users, devices and a relying party
 	PID           int    // the server's process id, for CPU and RSS (0: not reported)
-	Workers       int    // relying-party workers; default 96
+	Workers       int    // relying-party workers; default 128
 	Devices       int    // users, each with one device; default: as many as workers
 	KeyAlgorithm  string // default EC-P256
 	Documents     int    // documents per session; default 1
@@ -162,7 +162,7 @@ func summarize(ds []time.Duration) Latency {
 
 func (c *Config) defaults() {
 	if c.Workers == 0 {
-		c.Workers = 96
+		c.Workers = 128
 	}
 	if c.Devices == 0 {
 		c.Devices = c.Workers

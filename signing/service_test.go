@@ -343,7 +343,7 @@ func BenchmarkTransaction(b *testing.B) {
 			defer svc.Close()
 			ctx := context.Background()
 			b.ReportAllocs()
-			b.SetParallelism(16) // 16 workers per CPU: concurrent requests, as a server sees them
+			b.SetParallelism(64) // 64 workers per CPU: concurrent requests, as a server under load sees them
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				doc := make([]byte, 32)

@@ -36,7 +36,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
 	server := fs.String("server", "", "an existing server (default: start one)")
 	tokenFile := fs.String("token-file", "", "admin operator token of --server")
-	workers := fs.Int("workers", 96, "relying-party workers (concurrent transactions)")
+	workers := fs.Int("workers", 128, "relying-party workers (concurrent transactions)")
 	devices := fs.Int("devices", 0, "simulated devices (users); default: as many as workers")
 	key := fs.String("key", "EC-P256", "key type: EC-P256, EC-P384, RSA-2048, RSA-3072")
 	docs := fs.Int("documents", 1, "documents per session")
