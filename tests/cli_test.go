@@ -110,6 +110,8 @@ func TestCLIUsageErrors(t *testing.T) {
 		{},
 		{"frobnicate"},
 		{"serve"},
+		{"serve", "--data", "x", "--commit-window", "0s"},
+		{"serve", "--data", "x", "--commit-window", "2s"},
 		{"admin", "users", "create"},
 		{"device"},
 		{"device", "approve", "--state", "x"},

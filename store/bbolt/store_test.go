@@ -131,3 +131,31 @@ func storeWithMeta(t *testing.T, key string, value []byte) (path string) {
 	}
 	return path
 }
+
+// TestCommitWindowGroupsConcurrentWrites: with a long window (Options.MaxBatchDelay, the
+// server's --commit-window), writers that arrive within it share a commit, and none returns
+// before the window has passed and its commit is durable.
+func TestCommitWindowGroupsConcurrentWrites(t *testing.T) {
+	const window = 300 * time.Millisecond
+	s, err := boltstore.Open(filepath.Join(t.TempDir(), "kyso.db"), boltstore.Options{MaxBatchDelay: window})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Now()
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			errs <- s.CreateUser(context.Background(), &signing.User{ID: fmt.Sprint("usr_", i), NationalID: fmt.Sprint(i), DisplayName: "x"}, signing.AuditRecord{})
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Grouped, they take one window (two if a writer started late); one commit each, eight.
+	if took := time.Since(start); took < window || took > 3*window {
+		t.Fatalf("8 concurrent writes took %s with a %s window: want them grouped, durable after the window", took, window)
+	}
+}

@@ -37,6 +37,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
+	// CommitWindow is how long the store waits to group concurrent writes into one commit.
+	// Default: the store's (10 ms).
+	CommitWindow time.Duration
 	// SweepInterval is how often expired sessions are swept. Default: 1 s.
 	SweepInterval time.Duration
 	// CallbackBackoff is the first retry delay of a failed callback. Default: 1 s.
@@ -162,7 +165,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if a.store, err = boltstore.Open(filepath.Join(a.cfg.DataDir, StoreFile), boltstore.Options{}); err != nil {
+	if a.store, err = boltstore.Open(filepath.Join(a.cfg.DataDir, StoreFile), boltstore.Options{MaxBatchDelay: a.cfg.CommitWindow}); err != nil {
 		return err
 	}
 	var external signing.ExternalCA

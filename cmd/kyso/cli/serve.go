@@ -40,6 +40,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	rpRate := fs.Int("rp-rate", 50, "signature requests per second per relying party (burst of the same size)")
 	activationRate := fs.Int("activation-rate", 10, "activation attempts per minute per client address")
 	logFlush := fs.Duration("log-flush", 100*time.Millisecond, "write info log lines in batches at most this long after they are logged (warnings and errors at once; 0: every line at once)")
+	commitWindow := fs.Duration("commit-window", 10*time.Millisecond, "how long the store waits to group concurrent writes into one commit (one fsync pair), 1ms to 1s: longer shares each commit among more writes under load, shorter answers an idle server sooner")
 	gcFloor := fs.Int("gc-min-heap", 64, "MiB the heap may grow to before the garbage collector runs (fewer collections while the live heap is small; 0: Go's default; GOGC or GOMEMLIMIT, if set, win)")
 	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this separate address (e.g. 127.0.0.1:6060); off by default")
 	if _, err := parse(fs, args); err != nil {
@@ -48,11 +49,14 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := required(fs, "data"); err != nil {
 		return err
 	}
+	if *commitWindow < time.Millisecond || *commitWindow > time.Second {
+		return usagef("--commit-window must be between 1ms and 1s, not %s", *commitWindow)
+	}
 	logOut := logbuf.New(stderr, *logFlush, 64<<10)
 	defer logOut.Close()
 	logger := slog.New(logbuf.Handler(slog.NewJSONHandler(logOut, nil), logOut, slog.LevelWarn))
 	cfg := app.Config{DataDir: *data, Addr: *addr, PublicURL: *publicURL, Logger: logger,
-		MaxPendingPerUser: *maxPending, SessionsPerSecond: *rpRate, ActivationsPerMinute: *activationRate, Master: *mf.master,
+		CommitWindow: *commitWindow, MaxPendingPerUser: *maxPending, SessionsPerSecond: *rpRate, ActivationsPerMinute: *activationRate, Master: *mf.master,
 		CATrustFile: *caTrust, CSRSubject: pki.Subject{Organization: *csrOrg, Country: *csrCountry}}
 	switch {
 	case *mf.master == "pkcs11":
