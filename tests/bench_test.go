@@ -61,7 +61,7 @@ func TestBenchHoldSmall(t *testing.T) {
 			if rep.PendingSessions != 20 || rep.LongPolls != 5 || rep.Streams != 4 || len(rep.Errors) != 0 {
 				t.Fatalf("hold %+v", rep)
 			}
-			if rep.BaselineRSSBytes <= 0 || rep.AfterPendingRSSBytes <= 0 || rep.AfterConnectionsRSSBytes <= 0 {
+			if rep.BaselineRSSBytes <= 0 || rep.AfterHalfPendingRSSBytes <= 0 || rep.AfterPendingRSSBytes <= 0 || rep.AfterConnectionsRSSBytes <= 0 {
 				t.Fatalf("RSS figures %+v", rep)
 			}
 		})

@@ -86,13 +86,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return printJSON(stdout, rep)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "pending sessions\t%d\t%.0f bytes RSS each\n", rep.PendingSessions, rep.RSSPerPendingSessionBytes)
+		fmt.Fprintf(tw, "pending sessions\t%d\t%.0f bytes RSS each (what the second half added)\n", rep.PendingSessions, rep.RSSPerPendingSessionBytes)
 		over := "each on its own HTTP/1.1 connection"
 		if *http2 {
 			over = "as HTTP/2 requests, many to a connection"
 		}
 		fmt.Fprintf(tw, "open long-polls + streams\t%d + %d\t%.0f bytes RSS each (%s)\n", rep.LongPolls, rep.Streams, rep.RSSPerConnectionBytes, over)
-		fmt.Fprintf(tw, "server RSS\t%s → %s → %s\t\n", mib(rep.BaselineRSSBytes), mib(rep.AfterPendingRSSBytes), mib(rep.AfterConnectionsRSSBytes))
+		fmt.Fprintf(tw, "server RSS\t%s → %s → %s → %s\t(start, half the sessions, all, connections)\n", mib(rep.BaselineRSSBytes), mib(rep.AfterHalfPendingRSSBytes), mib(rep.AfterPendingRSSBytes), mib(rep.AfterConnectionsRSSBytes))
 		tw.Flush()
 		return errorsExit(rep.Errors)
 	}
