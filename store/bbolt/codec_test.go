@@ -76,15 +76,21 @@ func FuzzDecodeSession(f *testing.F) {
 		Deliveries: []signing.Delivery{{DeviceID: "d", Attempts: -1, At: at}}})[1:])
 	f.Add([]byte{0x0a, 0xff})
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var s signing.Session
-		if decodeSession(append([]byte{sessionFormat}, body...), &s) != nil {
-			return
-		}
-		var again signing.Session
-		if err := decodeSession(encodeSession(&s), &again); err != nil || !reflect.DeepEqual(normalize(&again), normalize(&s)) {
-			t.Fatalf("re-encoded session differs: %+v (%v), want %+v", again, err, s)
-		}
+		reencodes(t, append([]byte{sessionFormat}, body...), decodeSession, encodeSession, normalize)
 	})
+}
+
+// reencodes: if raw decodes, what it decodes to encodes to a record that decodes the same
+// (up to normalize).
+func reencodes[T any](t *testing.T, raw []byte, decode func([]byte, *T) error, encode func(*T) []byte, normalize func(*T) *T) {
+	var v T
+	if decode(raw, &v) != nil {
+		return
+	}
+	var again T
+	if err := decode(encode(&v), &again); err != nil || !reflect.DeepEqual(normalize(&again), normalize(&v)) {
+		t.Fatalf("re-encoded %T differs: %+v (%v), want %+v", v, again, err, v)
+	}
 }
 
 // FuzzDecodeCredential: any bytes after the format byte decode without a panic, and whatever
@@ -95,14 +101,7 @@ func FuzzDecodeCredential(f *testing.F) {
 		WrappedKey: []byte{1}, Certificate: []byte{2}, Chain: [][]byte{{3}, {}}, CreatedAt: at, RevokedAt: at})[1:])
 	f.Add([]byte{0x4a, 0x01})
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var c signing.Credential
-		if decodeCredential(append([]byte{credentialFormat}, body...), &c) != nil {
-			return
-		}
-		var again signing.Credential
-		if err := decodeCredential(encodeCredential(&c), &again); err != nil || !reflect.DeepEqual(normalizeCredential(&again), normalizeCredential(&c)) {
-			t.Fatalf("re-encoded credential differs: %+v (%v), want %+v", again, err, c)
-		}
+		reencodes(t, append([]byte{credentialFormat}, body...), decodeCredential, encodeCredential, normalizeCredential)
 	})
 }
 
