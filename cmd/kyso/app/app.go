@@ -96,6 +96,8 @@ type App struct {
 	master keystore.Master
 	http   *http.Server
 	ln     net.Listener
+	// running counts handlers, which Serve waits for before the store may close.
+	running inFlight
 }
 
 // New returns an App; Open starts it.
@@ -193,7 +195,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
-	a.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: a.cfg.ReadTimeout,
+	a.http = &http.Server{Handler: a.running.wrap(api), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: a.cfg.ReadTimeout,
 		WriteTimeout: 75 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		Protocols: &protocols, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 250},
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
@@ -289,7 +291,8 @@ func (a *App) Addr() string { return a.ln.Addr().String() }
 func (a *App) URL() string { return "http://" + a.Addr() }
 
 // Serve serves until ctx ends, then stops gracefully: it stops accepting, lets in-flight
-// requests finish (bounded by ShutdownTimeout), and stops the sweeper.
+// requests finish and their handlers return (bounded by ShutdownTimeout), and stops the
+// sweeper.
 func (a *App) Serve(ctx context.Context) error {
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	swept := make(chan struct{})
@@ -307,6 +310,9 @@ func (a *App) Serve(ctx context.Context) error {
 		a.svc.Drain()
 		sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 		err = a.http.Shutdown(sctx)
+		if err == nil && !a.running.wait(sctx) { // handlers of streams their clients reset
+			err = context.DeadlineExceeded
+		}
 		cancel()
 		if errors.Is(err, context.DeadlineExceeded) {
 			// Requests had their time; what is left (a stuck client, a connection that never
