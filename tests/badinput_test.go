@@ -57,11 +57,12 @@ func TestBadInputGetsAClearProblem(t *testing.T) {
 		}
 		return out
 	}
-	cases := []struct {
+	type badBody struct {
 		name, body string
 		status     int
 		code       string
-	}{
+	}
+	cases := []badBody{
 		{"empty body", "", 400, "INVALID_REQUEST"},
 		{"malformed JSON", `{"nationalId":`, 400, "INVALID_REQUEST"},
 		{"not an object", `[1,2]`, 400, "INVALID_REQUEST"},
@@ -90,23 +91,27 @@ func TestBadInputGetsAClearProblem(t *testing.T) {
 		{"callback not http", valid(func(m map[string]any) { m["callbackUrl"] = "file:///etc/passwd" }), 400, "INVALID_REQUEST"},
 		{"invalid UTF-8", strings.Replace(valid(nil), `"Ký"`, "\"K\xff\"", 1), 400, "INVALID_REQUEST"},
 		{"oversized body", `{"displayText":"` + strings.Repeat("a", 2<<20) + `"}`, 413, "PAYLOAD_TOO_LARGE"},
-		{"oversized body, chunked", `{"displayText":"` + strings.Repeat("a", 2<<20) + `"}`, 413, "PAYLOAD_TOO_LARGE"},
-		{"unknown field, chunked", valid(func(m map[string]any) { m["credentialID"] = "cred_x" }), 400, "INVALID_REQUEST"},
+	}
+	// Bodies whose length the client does not declare (chunked), which the server reads up
+	// to its limit instead of all at once.
+	chunked := []badBody{
+		{"oversized body", `{"displayText":"` + strings.Repeat("a", 2<<20) + `"}`, 413, "PAYLOAD_TOO_LARGE"},
+		{"unknown field", valid(func(m map[string]any) { m["credentialID"] = "cred_x" }), 400, "INVALID_REQUEST"},
+	}
+	send := func(t *testing.T, c badBody, body io.Reader) {
+		req, _ := http.NewRequest("POST", e.url+"/v1/signatures", body)
+		req.Header.Set("Authorization", "Bearer "+info.APIKey)
+		req.Header.Set("Content-Type", "application/json")
+		status, p := problemOf(t, req)
+		if status != c.status || p.Code != c.code {
+			t.Fatalf("got %d %s (%s), want %d %s", status, p.Code, p.Detail, c.status, c.code)
+		}
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var body io.Reader = strings.NewReader(c.body)
-			if strings.HasSuffix(c.name, ", chunked") {
-				body = io.MultiReader(body) // a length the client does not know: read up to the limit
-			}
-			req, _ := http.NewRequest("POST", e.url+"/v1/signatures", body)
-			req.Header.Set("Authorization", "Bearer "+info.APIKey)
-			req.Header.Set("Content-Type", "application/json")
-			status, p := problemOf(t, req)
-			if status != c.status || p.Code != c.code {
-				t.Fatalf("got %d %s (%s), want %d %s", status, p.Code, p.Detail, c.status, c.code)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { send(t, c, strings.NewReader(c.body)) })
+	}
+	for _, c := range chunked {
+		t.Run(c.name+" (chunked)", func(t *testing.T) { send(t, c, io.MultiReader(strings.NewReader(c.body))) })
 	}
 	if list, _ := s.dev.Sessions(context.Background()); len(list) != 0 {
 		t.Fatalf("a refused request created %d sessions", len(list))
