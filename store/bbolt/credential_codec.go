@@ -28,7 +28,11 @@ const (
 )
 
 func encodeCredential(c *signing.Credential) []byte {
-	b := make([]byte, 1, 256+len(c.WrappedKey)+len(c.CSR)+len(c.Certificate))
+	size := 256 + len(c.WrappedKey) + len(c.CSR) + len(c.Certificate)
+	for _, der := range c.Chain {
+		size += 8 + len(der)
+	}
+	b := make([]byte, 1, size)
 	b[0] = credentialFormat
 	b = appendString(b, cID, c.ID)
 	b = appendString(b, cUserID, c.UserID)
