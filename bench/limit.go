@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,6 +14,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -122,8 +124,9 @@ func measureWrites(ctx context.Context, st *boltstore.Store, writers int, d time
 // decision; with poll also the fetch request), one key unwrap + parse + signing of the
 // documents (and the server's check of the signatures), 3 durable store writes at the
 // store's best grouping; on the device the same signatures; on the relying party one
-// verification per document; and the minimal HTTP round trips on loopback (create, long-poll
-// answer, decision; with poll also the fetch). dir is a scratch directory.
+// verification per document; the minimal HTTP round trips on loopback (create, long-poll
+// answer, decision; with poll also the fetch); and, for a device on its event stream, the
+// event that brings it the request. dir is a scratch directory.
 func MeasureLimit(ctx context.Context, keyAlg string, documents int, poll bool, dir string, each time.Duration) (*Limit, error) {
 	if each == 0 {
 		each = 400 * time.Millisecond
@@ -259,6 +262,98 @@ func MeasureLimit(ctx context.Context, keyAlg string, documents int, poll bool, 
 	}
 	add("HTTP round trip, both ends (loopback, keep-alive)", roundTrips, ops)
 
+	// The request reaching a device that follows its event stream: one event written and
+	// flushed by the server, read and parsed by the device. A polling device fetches the
+	// request instead, a round trip counted above.
+	if !poll {
+		if ops, err = measureEvents(each, 64); err != nil {
+			return nil, err
+		}
+		add("event delivered on an open stream, both ends (loopback)", 1, ops)
+	}
+
 	lim.total()
 	return lim, nil
+}
+
+// measureEvents measures events delivered on streams open event streams (server-sent
+// events over keep-alive HTTP/1.1 on loopback, minimal ones): the server writes and flushes
+// one event, the client reads it to its blank line, and only then does the server write the
+// next, so every event is a write and a read of its own, as a live event is. Returns events
+// per second.
+func measureEvents(d time.Duration, streams int) (float64, error) {
+	acks := make([]chan struct{}, streams)
+	for i := range acks {
+		acks[i] = make(chan struct{}, 1)
+	}
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i, err := strconv.Atoi(r.URL.Query().Get("stream"))
+		if err != nil || i < 0 || i >= len(acks) {
+			http.Error(w, "no such stream", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		rc := http.NewResponseController(w)
+		for n := 0; ; n++ {
+			fmt.Fprintf(w, "id: %d\nevent: session.created\ndata: {\"id\":\"ses_x\"}\n\n", n)
+			if rc.Flush() != nil {
+				return
+			}
+			select {
+			case <-acks[i]:
+			case <-done:
+				return
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	defer close(done) // before srv.Close: handlers waiting for an ack return
+	hc := httpClient(streams)
+	var n atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	stop := start.Add(d)
+	for i := range streams {
+		wg.Go(func() {
+			err := func() error {
+				resp, err := hc.Get(fmt.Sprint(srv.URL, "?stream=", i))
+				if err != nil {
+					return err
+				}
+				defer resp.Body.Close()
+				sc := bufio.NewScanner(resp.Body)
+				for time.Now().Before(stop) {
+					if err := readEvent(sc); err != nil {
+						return err
+					}
+					n.Add(1)
+					acks[i] <- struct{}{} // buffered: a handler that is gone shows as the stream's end
+				}
+				return nil
+			}()
+			if err != nil {
+				once.Do(func() { firstErr = err })
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds(), firstErr
+}
+
+// readEvent reads one server-sent event, to the blank line that ends it.
+func readEvent(sc *bufio.Scanner) error {
+	for sc.Scan() {
+		if sc.Text() == "" {
+			return nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return io.ErrUnexpectedEOF
 }

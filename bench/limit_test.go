@@ -3,6 +3,7 @@ package bench
 import (
 	"math"
 	"testing"
+	"time"
 )
 
 func TestAverageOfLimits(t *testing.T) {
@@ -15,5 +16,15 @@ func TestAverageOfLimits(t *testing.T) {
 	}
 	if math.Abs(avg.TransactionsPerSecond-800) > 1e-9 {
 		t.Fatalf("limit %v tx/s, want 800", avg.TransactionsPerSecond)
+	}
+}
+
+func TestMeasureEvents(t *testing.T) {
+	ops, err := measureEvents(50*time.Millisecond, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ops <= 0 {
+		t.Fatalf("%v events/s", ops)
 	}
 }

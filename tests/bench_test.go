@@ -42,10 +42,30 @@ func TestBenchCountsOnlyVerifiedTransactions(t *testing.T) {
 	if rep.StagesMs["endToEnd"].N != 20 || rep.LatencyMs.Max <= 0 {
 		t.Fatalf("end-to-end latencies %+v", rep.StagesMs["endToEnd"])
 	}
-	lim, err := bench.MeasureLimit(context.Background(), "EC-P256", 1, false, t.TempDir(), 30*time.Millisecond)
-	must(t, err)
-	if lim.TransactionsPerSecond <= 0 || len(lim.Components) != 6 {
-		t.Fatalf("limit %+v", lim)
+	// The limit: a device on its event stream receives the request as an event, a polling
+	// device fetches it with one more signed round trip.
+	for _, poll := range []bool{false, true} {
+		lim, err := bench.MeasureLimit(context.Background(), "EC-P256", 1, poll, t.TempDir(), 30*time.Millisecond)
+		must(t, err)
+		events, roundTrips := 0.0, 0.0
+		for _, c := range lim.Components {
+			if c.OpsPerSecond <= 0 || c.MsPerTx <= 0 {
+				t.Fatalf("poll=%v: component %+v", poll, c)
+			}
+			switch c.Name {
+			case "event delivered on an open stream, both ends (loopback)":
+				events = c.PerTransaction
+			case "HTTP round trip, both ends (loopback, keep-alive)":
+				roundTrips = c.PerTransaction
+			}
+		}
+		want := [2]float64{1, 3}
+		if poll {
+			want = [2]float64{0, 4}
+		}
+		if lim.TransactionsPerSecond <= 0 || [2]float64{events, roundTrips} != want {
+			t.Fatalf("poll=%v: %v events and %v round trips per transaction, want %v; limit %+v", poll, events, roundTrips, want, lim)
+		}
 	}
 }
 
