@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	json "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -35,9 +36,28 @@ func jsonEncode(w io.Writer, v any) error {
 // jsonSerializer is Echo's JSON for c.JSON and c.Bind.
 type jsonSerializer struct{}
 
+// Serialize encodes the whole answer before writing it, so that it goes out with its
+// Content-Length in one write: net/http would send an answer over 2 KiB (a signed session
+// with an RSA certificate and its chain) chunked, framing the server writes and the
+// client must parse.
 func (jsonSerializer) Serialize(c *echo.Context, v any, _ string) error {
-	return jsonEncode(c.Response(), v)
+	buf := answerBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 { // an occasional large answer is not kept
+			buf.Reset()
+			answerBuffers.Put(buf)
+		}
+	}()
+	if err := jsonEncode(buf, v); err != nil {
+		return err
+	}
+	w := c.Response()
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	_, err := w.Write(buf.Bytes())
+	return err
 }
+
+var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (jsonSerializer) Deserialize(c *echo.Context, v any) error { return bind(c, v) }
 

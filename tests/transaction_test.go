@@ -115,7 +115,7 @@ func requireTool(t *testing.T, name, pkg string) string {
 
 func TestWalkthrough(t *testing.T) {
 	e := startEnv(t)
-	rp, _ := e.newRP("Cổng dịch vụ công")
+	rp, rpKey := e.newRP("Cổng dịch vụ công")
 	cases := []struct{ key, sigAlg, hashAlg string }{
 		{"EC-P256", "ECDSA", "SHA-256"},
 		{"RSA-2048", "RSASSA-PSS", "SHA-256"},
@@ -161,6 +161,15 @@ func TestWalkthrough(t *testing.T) {
 				verifyOpenSSL(t, got.Certificate, c.sigAlg, c.hashAlg, hashes[j], d.Signature)
 			}
 			verifyChainOpenSSL(t, got.Certificate, got.CertificateChain)
+			// The answer goes out whole with its length, not chunked, even past net/http's
+			// 2 KiB chunking threshold (three RSA signatures and the chain).
+			req, _ := http.NewRequest("GET", e.url+"/v1/signatures/"+sess.ID, nil)
+			req.Header.Set("Authorization", "Bearer "+rpKey.APIKey)
+			resp, body := do(t, nil, req)
+			if resp.StatusCode != 200 || resp.ContentLength != int64(len(body)) || resp.TransferEncoding != nil ||
+				(strings.HasPrefix(c.key, "RSA") && len(body) <= 2048) {
+				t.Fatalf("answer %d, Content-Length %d, Transfer-Encoding %v, %d bytes", resp.StatusCode, resp.ContentLength, resp.TransferEncoding, len(body))
+			}
 			if after, _ := s.dev.Sessions(ctx); len(after) != 0 {
 				t.Fatalf("signed session still pending on the device: %d", len(after))
 			}
