@@ -165,8 +165,9 @@ func (s *Server) requestIDAndLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if r, _ := echo.UnwrapResponse(c.Response()); r != nil {
 			status = r.Status
 		}
-		s.log.Info("http", "requestId", id, "method", c.Request().Method, "path", c.Request().URL.Path,
-			"status", status, "durationMs", time.Since(start).Milliseconds(), "remote", c.RealIP())
+		s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "http", slog.String("requestId", id),
+			slog.String("method", c.Request().Method), slog.String("path", c.Request().URL.Path), slog.Int("status", status),
+			slog.Int64("durationMs", time.Since(start).Milliseconds()), slog.String("remote", c.RealIP()))
 		return nil
 	}
 }
