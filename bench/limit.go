@@ -118,16 +118,38 @@ func measureWrites(ctx context.Context, st *boltstore.Store, writers int, d time
 	})
 }
 
-// MeasureLimit measures, in this process, the unavoidable work of one complete transaction
-// with documents digests signed by a keyAlg key, everything that runs on this machine during
-// a bench: on the server the device-signature verifications (the decision request and the
-// decision; with poll also the fetch request), one key unwrap + parse + signing of the
-// documents (and the server's check of the signatures), 3 durable store writes at the
-// store's best grouping; on the device the same signatures; on the relying party one
-// verification per document; the minimal HTTP round trips on loopback (create, long-poll
-// answer, decision; with poll also the fetch); and, for a device on its event stream, the
-// event that brings it the request. dir is a scratch directory.
-func MeasureLimit(ctx context.Context, keyAlg string, documents int, poll bool, dir string, each time.Duration) (*Limit, error) {
+// LimitConfig says which transaction the limit is for and how its parts are measured.
+type LimitConfig struct {
+	KeyAlgorithm string // default EC-P256
+	Documents    int    // documents per session; default 1
+	Poll         bool   // the devices poll instead of following their event streams
+	Dir          string // a scratch directory (required)
+	// Each is how long each part is measured. Default: 400 ms.
+	Each time.Duration
+	// Peer is the URL of a MinimalHandler served by another process, for the HTTP round
+	// trips: the load generator and the server it drives are two processes, and a round trip
+	// between two processes costs more than one inside a process, which skips waking the
+	// other process's threads. Empty: a server inside this process.
+	Peer string
+}
+
+// MeasureLimit measures the unavoidable work of one complete transaction with documents
+// digests signed by a keyAlg key, everything that runs on this machine during a bench: on
+// the server the device-signature verifications (the decision request and the decision;
+// with poll also the fetch request), one key unwrap + parse + signing of the documents (and
+// the server's check of the signatures), 3 durable store writes at the store's best
+// grouping; on the device the same signatures; on the relying party one verification per
+// document; the minimal HTTP round trips on loopback (create, long-poll answer, decision;
+// with poll also the fetch); and, for a device on its event stream, the event that brings
+// it the request.
+func MeasureLimit(ctx context.Context, cfg LimitConfig) (*Limit, error) {
+	keyAlg, documents, poll, dir, each := cfg.KeyAlgorithm, cfg.Documents, cfg.Poll, cfg.Dir, cfg.Each
+	if keyAlg == "" {
+		keyAlg = "EC-P256"
+	}
+	if documents == 0 {
+		documents = 1
+	}
 	if each == 0 {
 		each = 400 * time.Millisecond
 	}
@@ -241,39 +263,60 @@ func MeasureLimit(ctx context.Context, keyAlg string, documents int, poll bool, 
 	}
 	add("server: durable store write (bbolt, best grouping of commits)", 3, best)
 
-	// Minimal HTTP round trip on loopback with keep-alive.
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"id":"ses_x","state":"signed"}`)
-	}))
-	defer srv.Close()
+	// Minimal HTTP round trip on loopback with keep-alive, to another process when there
+	// is one.
+	peer, where := cfg.Peer, "inside one process"
+	if peer == "" {
+		srv := httptest.NewServer(MinimalHandler())
+		defer srv.Close()
+		peer = srv.URL
+	} else {
+		where = "between two processes"
+	}
 	hc := httpClient(64)
+	defer hc.CloseIdleConnections()
 	ops, err = measure(each, 64, func() error {
-		resp, err := hc.Get(srv.URL)
+		resp, err := hc.Get(peer)
 		if err != nil {
 			return err
 		}
 		io.Copy(io.Discard, resp.Body)
-		return resp.Body.Close()
+		if err := resp.Body.Close(); err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("minimal peer answered %s", resp.Status)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	add("HTTP round trip, both ends (loopback, keep-alive)", roundTrips, ops)
+	add("HTTP round trip, both ends (loopback, keep-alive, "+where+")", roundTrips, ops)
 
 	// The request reaching a device that follows its event stream: one event written and
 	// flushed by the server, read and parsed by the device. A polling device fetches the
-	// request instead, a round trip counted above.
+	// request instead, a round trip counted above. Measured inside this process, whose two
+	// ends pace every event through a channel so that none shares a read with the next.
 	if !poll {
 		if ops, err = measureEvents(each, 64); err != nil {
 			return nil, err
 		}
-		add("event delivered on an open stream, both ends (loopback)", 1, ops)
+		add("event delivered on an open stream, both ends (loopback, inside one process)", 1, ops)
 	}
 
 	lim.total()
 	return lim, nil
+}
+
+// MinimalHandler is the least an HTTP server can do for a request: read it and answer a
+// small JSON body. The limit's round trips are measured against it.
+func MinimalHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"ses_x","state":"signed"}`)
+	})
 }
 
 // measureEvents measures events delivered on streams open event streams (server-sent

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -70,6 +71,7 @@ func TestKysoBenchCommand(t *testing.T) {
 		Errors                       map[string]int
 		KeyAlgorithm                 string
 		DocumentsPerSession          int
+		Limit                        struct{ Components []struct{ Name string } }
 	}
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("output is not the JSON report: %v\n%s", err, out)
@@ -80,5 +82,13 @@ func TestKysoBenchCommand(t *testing.T) {
 	if r.CPUSecondsPerTransaction <= 0 || r.LoadCPUSecondsPerTransaction <= 0 || r.MachineBusy <= 0 || r.MachineBusy > 1 ||
 		r.PeakRSSBytes <= 0 || r.LimitTransactionsPerSecond <= 0 || r.Ratio <= 0 || r.LatencyMs.Max <= 0 {
 		t.Fatalf("figures missing: %+v", r)
+	}
+	// The limit's round trips go to a peer in a process of its own, as the run's do.
+	var twoProcesses bool
+	for _, c := range r.Limit.Components {
+		twoProcesses = twoProcesses || strings.HasPrefix(c.Name, "HTTP round trip") && strings.Contains(c.Name, "between two processes")
+	}
+	if !twoProcesses {
+		t.Fatalf("limit components %+v: no round trip between two processes", r.Limit.Components)
 	}
 }

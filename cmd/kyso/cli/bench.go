@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,9 +53,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	http2 := fs.Bool("http2", false, "hold: open the long-polls and streams as HTTP/2 requests, many to a connection (default: one HTTP/1.1 connection each)")
 	serverPprof := fs.String("server-pprof", "", "start the server with --pprof on this address, to profile it during the run")
 	cpuProfile := fs.String("cpu-profile", "", "write the load generator's own CPU profile (the run, not the limit) to this file")
+	servePeer := fs.Bool("serve-peer", false, "serve only the minimal HTTP peer that the limit's round trips are measured against, on 127.0.0.1,\nprinting its address, until standard input closes (the bench starts one itself)")
 	loadProcs := fs.Int("load-procs", 0, "CPUs the load generator may use during the run (GOMAXPROCS); default: half of them when\nthe tool starts the server on this machine, all with --server")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if *servePeer {
+		return serveBenchPeer(stdout)
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
 
@@ -97,13 +103,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errorsExit(rep.Errors)
 	}
 
+	peer, err := startBenchPeer(ctx)
+	if err != nil {
+		return err
+	}
+	defer peer.stop()
 	measureLimit := func() (*bench.Limit, error) {
 		dir, err := os.MkdirTemp("", "kyso-bench-limit-")
 		if err != nil {
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
-		lim, err := bench.MeasureLimit(ctx, *key, *docs, *poll, dir, 0)
+		lim, err := bench.MeasureLimit(ctx, bench.LimitConfig{KeyAlgorithm: *key, Documents: *docs, Poll: *poll, Dir: dir, Peer: peer.url})
 		if err != nil {
 			return nil, fmt.Errorf("measure limit: %w", err)
 		}
@@ -227,6 +238,82 @@ func busyHint(busy float64) string {
 		return "(below 90 %: partly bound by latency, not by CPU; try other --workers)"
 	}
 	return ""
+}
+
+// serveBenchPeer is kyso bench --serve-peer: the minimal HTTP server, in a process of its
+// own, that the limit's round trips are measured against. It prints its URL and serves
+// until standard input closes (its parent bench ended).
+func serveBenchPeer(stdout io.Writer) error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: bench.MinimalHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		srv.Close()
+	}()
+	fmt.Fprintf(stdout, "http://%s\n", l.Addr())
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// benchPeer is a kyso bench --serve-peer started by the bench.
+type benchPeer struct {
+	cmd   *exec.Cmd
+	stdin io.Closer
+	url   string
+}
+
+func startBenchPeer(ctx context.Context) (*benchPeer, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "bench", "--serve-peer")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the bench's HTTP peer: %w", err)
+	}
+	p := &benchPeer{cmd: cmd, stdin: stdin}
+	url := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		url <- strings.TrimSpace(line)
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case p.url = <-url:
+	case <-time.After(10 * time.Second):
+	case <-ctx.Done():
+	}
+	if !strings.HasPrefix(p.url, "http://") {
+		p.stop()
+		return nil, errors.New("the bench's HTTP peer did not start")
+	}
+	return p, nil
+}
+
+// stop closes the peer's standard input, which ends it, and kills it if it lingers.
+func (p *benchPeer) stop() {
+	p.stdin.Close()
+	done := make(chan struct{})
+	go func() { p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		p.cmd.Process.Kill()
+		<-done
+	}
 }
 
 // child is a kyso serve started by the bench on a temporary data directory.
