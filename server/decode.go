@@ -42,12 +42,7 @@ type jsonSerializer struct{}
 // client must parse.
 func (jsonSerializer) Serialize(c *echo.Context, v any, _ string) error {
 	buf := answerBuffers.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 64<<10 { // an occasional large answer is not kept
-			buf.Reset()
-			answerBuffers.Put(buf)
-		}
-	}()
+	defer putAnswerBuffer(buf)
 	if err := jsonEncode(buf, v); err != nil {
 		return err
 	}
@@ -57,7 +52,15 @@ func (jsonSerializer) Serialize(c *echo.Context, v any, _ string) error {
 	return err
 }
 
+// answerBuffers holds the buffers answers and events are encoded into.
 var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putAnswerBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 64<<10 { // an occasional large answer is not kept
+		buf.Reset()
+		answerBuffers.Put(buf)
+	}
+}
 
 func (jsonSerializer) Deserialize(c *echo.Context, v any) error { return bind(c, v) }
 

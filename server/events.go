@@ -1,7 +1,7 @@
 package server
 
 import (
-	"encoding/json"
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,11 +61,18 @@ func (s *Server) deviceEvents(c *echo.Context) error {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	send := func(id, typ string, data any) error {
-		raw, err := json.Marshal(data)
-		if err != nil {
+		buf := answerBuffers.Get().(*bytes.Buffer) // per event: an idle stream holds none
+		defer putAnswerBuffer(buf)
+		buf.WriteString("id: ")
+		buf.WriteString(id)
+		buf.WriteString("\nevent: ")
+		buf.WriteString(typ)
+		buf.WriteString("\ndata: ")
+		if err := jsonEncode(buf, data); err != nil { // ends with the newline that ends the data line
 			return err
 		}
-		if _, err := fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", id, typ, raw); err != nil {
+		buf.WriteByte('\n')
+		if _, err := w.Write(buf.Bytes()); err != nil {
 			return err
 		}
 		return rc.Flush()
