@@ -52,6 +52,10 @@ type Config struct {
 	// Beside a server on the same machine, a load generator allowed every CPU runs its
 	// spinning schedulers and stolen work on the server's cores.
 	Procs int
+	// BatchScheduling puts the load generator's threads under Linux's SCHED_BATCH during the
+	// run: its wake-ups (an answer, an event) then wait for a CPU to come free instead of
+	// preempting the server's threads, and are handled several at once.
+	BatchScheduling bool
 	// Logf, if set, receives progress lines.
 	Logf func(format string, args ...any)
 }
@@ -87,10 +91,12 @@ type Report struct {
 	// round trips), not by CPU.
 	MachineBusy float64 `json:"machineBusy"`
 	// LoadProcs is the CPUs the load generator could use (GOMAXPROCS during the run).
-	LoadProcs    int            `json:"loadGeneratorProcs"`
-	PeakRSSBytes int64          `json:"peakRssBytes"`
-	Errors       map[string]int `json:"errors"`
-	Limit        *Limit         `json:"limit,omitempty"`
+	LoadProcs int `json:"loadGeneratorProcs"`
+	// LoadBatchScheduling says the load generator ran under SCHED_BATCH.
+	LoadBatchScheduling bool           `json:"loadGeneratorBatchScheduling"`
+	PeakRSSBytes        int64          `json:"peakRssBytes"`
+	Errors              map[string]int `json:"errors"`
+	Limit               *Limit         `json:"limit,omitempty"`
 }
 
 // recorder collects latencies and errors from many goroutines.
@@ -211,6 +217,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Procs > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cfg.Procs))
 	}
+	batch := false
+	if cfg.BatchScheduling {
+		if err := setBatchScheduling(true); err != nil {
+			cfg.Logf("the load generator keeps its normal scheduling: %v", err)
+		} else {
+			batch = true
+			defer setBatchScheduling(false)
+		}
+	}
 	before := readUsage(cfg.PID)
 	start := time.Now()
 	var started, completed atomic.Int64
@@ -241,7 +256,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	n := int(completed.Load())
 	rep := &Report{KeyAlgorithm: cfg.KeyAlgorithm, DocumentsPerSession: cfg.Documents, Workers: cfg.Workers, Devices: cfg.Devices,
-		Transactions: n, Seconds: elapsed.Seconds(), StagesMs: map[string]Latency{}, Errors: rec.errors, LoadProcs: runtime.GOMAXPROCS(0)}
+		Transactions: n, Seconds: elapsed.Seconds(), StagesMs: map[string]Latency{}, Errors: rec.errors, LoadProcs: runtime.GOMAXPROCS(0),
+		LoadBatchScheduling: batch}
 	if n > 0 {
 		rep.TransactionsPerSecond = float64(n) / elapsed.Seconds()
 	}

@@ -22,18 +22,21 @@ func withBenchLimits(c *app.Config) {
 
 // TestBenchCountsOnlyVerifiedTransactions: a short run counts exactly the transactions it
 // asked for, each completed and its signature verified; no timing is asserted. The run's
-// CPU cap is reported and lifted afterwards.
+// CPU cap is reported and lifted afterwards, and its batch scheduling reported.
 func TestBenchCountsOnlyVerifiedTransactions(t *testing.T) {
 	e := startEnv(t, withBenchLimits)
 	procs := runtime.GOMAXPROCS(0)
 	rep, err := bench.Run(context.Background(), bench.Config{Server: e.url, OperatorToken: e.opToken, Workers: 4, Devices: 4,
-		Requests: 20, Duration: time.Minute, Procs: 1})
+		Requests: 20, Duration: time.Minute, Procs: 1, BatchScheduling: true})
 	must(t, err)
 	if rep.Transactions != 20 || len(rep.Errors) != 0 {
 		t.Fatalf("%d transactions, errors %v", rep.Transactions, rep.Errors)
 	}
 	if rep.LoadProcs != 1 || runtime.GOMAXPROCS(0) != procs {
 		t.Fatalf("load generator on %d CPU(s) during the run, GOMAXPROCS %d after it (want 1, then %d)", rep.LoadProcs, runtime.GOMAXPROCS(0), procs)
+	}
+	if rep.LoadBatchScheduling != (runtime.GOOS == "linux") {
+		t.Fatalf("load generator under SCHED_BATCH: %v on %s", rep.LoadBatchScheduling, runtime.GOOS)
 	}
 	for _, stage := range []string{"create", "deviceFetch", "decisionToSigned", "endToEnd"} {
 		if rep.StagesMs[stage].N == 0 {

@@ -54,6 +54,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	serverPprof := fs.String("server-pprof", "", "start the server with --pprof on this address, to profile it during the run")
 	cpuProfile := fs.String("cpu-profile", "", "write the load generator's own CPU profile (the run, not the limit) to this file")
 	servePeer := fs.Bool("serve-peer", false, "serve only the minimal HTTP peer that the limit's round trips are measured against, on 127.0.0.1,\nprinting its address, until standard input closes (the bench starts one itself)")
+	loadBatch := fs.Bool("load-batch", true, "run the load generator under Linux's SCHED_BATCH during the run, so that its wake-ups do not preempt\nthe server's threads (--load-batch=false: normal scheduling)")
 	loadProcs := fs.Int("load-procs", 0, "CPUs the load generator may use during the run (GOMAXPROCS); default: half of them when\nthe tool starts the server on this machine, all with --server")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -141,7 +142,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	rep, err := bench.Run(ctx, bench.Config{Server: url, OperatorToken: token, PID: pid, Workers: *workers, Devices: *devices,
-		KeyAlgorithm: *key, Documents: *docs, Duration: *duration, Requests: *requests, Poll: *poll, Procs: *loadProcs, Logf: logf})
+		KeyAlgorithm: *key, Documents: *docs, Duration: *duration, Requests: *requests, Poll: *poll, Procs: *loadProcs, BatchScheduling: *loadBatch, Logf: logf})
 	stopProfile() // the run only: the limit measured next is not part of it
 	if err != nil {
 		return err
@@ -196,8 +197,12 @@ func printReport(w io.Writer, r *bench.Report) {
 	fmt.Fprintf(tw, "transactions\t%d in %.1f s\t\n", r.Transactions, r.Seconds)
 	fmt.Fprintf(tw, "transactions/s\t%.1f\t(limit %.1f, ratio %.2f)\n", r.TransactionsPerSecond, r.LimitTransactionsPerSecond, r.Ratio)
 	fmt.Fprintf(tw, "server CPU per transaction\t%.2f ms\t\n", r.CPUSecondsPerTransaction*1000)
-	fmt.Fprintf(tw, "load generator CPU per tx\t%.2f ms\t(relying parties and devices, on %d CPU(s) of the same machine)%s\n",
-		r.LoadCPUSecondsPerTransaction*1000, r.LoadProcs, loadHint(r))
+	sched := ""
+	if r.LoadBatchScheduling {
+		sched = ", SCHED_BATCH"
+	}
+	fmt.Fprintf(tw, "load generator CPU per tx\t%.2f ms\t(relying parties and devices, on %d CPU(s) of the same machine%s)%s\n",
+		r.LoadCPUSecondsPerTransaction*1000, r.LoadProcs, sched, loadHint(r))
 	fmt.Fprintf(tw, "server peak RSS\t%s\t\n", mib(r.PeakRSSBytes))
 	fmt.Fprintf(tw, "machine CPU busy\t%.0f %%\t%s\n", r.MachineBusy*100, busyHint(r.MachineBusy))
 	fmt.Fprintf(tw, "\nlatency (ms)\tp50\tp95\tp99\tmax\n")
