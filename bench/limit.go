@@ -319,7 +319,7 @@ func MinimalHandler() http.Handler {
 	})
 }
 
-// measureEvents measures events delivered on streams open event streams (server-sent
+// measureEvents measures events delivered on as many open event streams as streams (server-sent
 // events over keep-alive HTTP/1.1 on loopback, minimal ones): the server writes and flushes
 // one event, the client reads it to its blank line, and only then does the server write the
 // next, so every event is a write and a read of its own, as a live event is. Returns events
