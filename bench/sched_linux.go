@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"syscall"
@@ -22,10 +23,18 @@ const (
 // and several are handled at once. Threads started later inherit the policy of the thread
 // that starts them; a thread started during the change may be missed, so it goes over the
 // threads twice.
+//
+// A process started under another policy than SCHED_OTHER (chrt) is left as it is: the
+// operator chose its scheduling.
 func setBatchScheduling(batch bool) error {
 	policy := schedOther
 	if batch {
 		policy = schedBatch
+		if cur, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_GETSCHEDULER, 0, 0, 0); errno != 0 {
+			return errno
+		} else if cur != schedOther {
+			return fmt.Errorf("the process runs under scheduling policy %d, chosen when it was started", cur)
+		}
 	}
 	var firstErr error
 	for range 2 {
