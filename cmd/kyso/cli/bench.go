@@ -311,12 +311,17 @@ func startBenchPeer(ctx context.Context) (*benchPeer, error) {
 // stop closes the peer's standard input, which ends it, and kills it if it lingers.
 func (p *benchPeer) stop() {
 	p.stdin.Close()
+	waitOrKill(p.cmd, 5*time.Second)
+}
+
+// waitOrKill waits for a process told to end, and kills it after grace.
+func waitOrKill(cmd *exec.Cmd, grace time.Duration) {
 	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
+	go func() { cmd.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
-		p.cmd.Process.Kill()
+	case <-time.After(grace):
+		cmd.Process.Kill()
 		<-done
 	}
 }
@@ -393,13 +398,6 @@ func startChild(ctx context.Context, stderr io.Writer, pprofAddr string) (*child
 // stop ends the child gracefully (SIGTERM, then SIGKILL after 20 s) and removes its data.
 func (c *child) stop() {
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { c.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		c.cmd.Process.Kill()
-		<-done
-	}
+	waitOrKill(c.cmd, 20*time.Second)
 	os.RemoveAll(c.dir)
 }
