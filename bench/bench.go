@@ -71,12 +71,15 @@ type Latency struct {
 
 // Report is the outcome of a run.
 type Report struct {
-	KeyAlgorithm               string             `json:"keyAlgorithm"`
-	DocumentsPerSession        int                `json:"documentsPerSession"`
-	Workers                    int                `json:"workers"`
-	Devices                    int                `json:"devices"`
-	Transactions               int                `json:"transactions"`
-	Seconds                    float64            `json:"seconds"`
+	KeyAlgorithm        string  `json:"keyAlgorithm"`
+	DocumentsPerSession int     `json:"documentsPerSession"`
+	Workers             int     `json:"workers"`
+	Devices             int     `json:"devices"`
+	Transactions        int     `json:"transactions"`
+	Seconds             float64 `json:"seconds"`
+	// WarmUpSeconds is how much of the run's start was not counted (a run by duration; the
+	// latencies include it).
+	WarmUpSeconds              float64            `json:"warmUpSeconds"`
 	TransactionsPerSecond      float64            `json:"transactionsPerSecond"`
 	LimitTransactionsPerSecond float64            `json:"limitTransactionsPerSecond"`
 	Ratio                      float64            `json:"ratio"`
@@ -226,9 +229,27 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			defer setBatchScheduling(false)
 		}
 	}
-	before := readUsage(cfg.PID)
-	start := time.Now()
 	var started, completed atomic.Int64
+	markNow := func() runMark { return runMark{at: time.Now(), completed: completed.Load(), use: readUsage(cfg.PID)} }
+	first := markNow()
+	// A run by duration is counted from the end of its warm-up to its end. Its transactions
+	// start together, and until the first of them complete the machine works on transactions
+	// that finish later; at the end, the transactions under way are left unfinished. Between
+	// the two marks the run holds work under way at both ends, as a steady state does, and
+	// neither end is charged to it. A run by request count counts every transaction.
+	var warm, end runMark
+	var marks sync.WaitGroup
+	if cfg.Requests == 0 {
+		marks.Go(func() {
+			select {
+			case <-time.After(warmUp(cfg.Duration)):
+				warm = markNow()
+			case <-runCtx.Done():
+			}
+			<-runCtx.Done()
+			end = markNow()
+		})
+	}
 	var wg sync.WaitGroup
 	for w := range cfg.Workers {
 		wg.Go(func() {
@@ -249,25 +270,39 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	after := readUsage(cfg.PID)
+	marks.Wait()
+	from, to := first, markNow()
+	if !warm.at.IsZero() {
+		from, to = warm, end
+	}
 	stopDevices()
 	devWG.Wait()
 
-	n := int(completed.Load())
+	n, elapsed := int(to.completed-from.completed), to.at.Sub(from.at)
 	rep := &Report{KeyAlgorithm: cfg.KeyAlgorithm, DocumentsPerSession: cfg.Documents, Workers: cfg.Workers, Devices: cfg.Devices,
-		Transactions: n, Seconds: elapsed.Seconds(), StagesMs: map[string]Latency{}, Errors: rec.errors, LoadProcs: runtime.GOMAXPROCS(0),
-		LoadBatchScheduling: batch}
+		Transactions: n, Seconds: elapsed.Seconds(), WarmUpSeconds: from.at.Sub(first.at).Seconds(), StagesMs: map[string]Latency{},
+		Errors: rec.errors, LoadProcs: runtime.GOMAXPROCS(0), LoadBatchScheduling: batch}
 	if n > 0 {
 		rep.TransactionsPerSecond = float64(n) / elapsed.Seconds()
 	}
-	rep.setUsage(n, before, after, cfg.PID != 0)
+	rep.setUsage(n, from.use, to.use, cfg.PID != 0)
 	for stage, ds := range rec.stages {
 		rep.StagesMs[stage] = summarize(ds)
 	}
 	rep.LatencyMs = rep.StagesMs["endToEnd"]
 	rep.PeakRSSBytes, _ = processPeakRSS(cfg.PID)
 	return rep, nil
+}
+
+// warmUp is how long the start of a run by duration is not counted: a second, or a tenth
+// of a shorter run.
+func warmUp(d time.Duration) time.Duration { return min(time.Second, d/10) }
+
+// runMark is the state of a run at one moment: completed transactions and usage so far.
+type runMark struct {
+	at        time.Time
+	completed int64
+	use       usage
 }
 
 // usage is what the run is charged with, read before and after it.

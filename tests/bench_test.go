@@ -73,6 +73,29 @@ func TestBenchCountsOnlyVerifiedTransactions(t *testing.T) {
 	}
 }
 
+// TestBenchByDurationCountsAfterWarmUp: a run by duration counts the transactions
+// completed between the end of its warm-up (a tenth of a short run) and its end, and
+// keeps every latency.
+func TestBenchByDurationCountsAfterWarmUp(t *testing.T) {
+	e := startEnv(t, withBenchLimits)
+	rep, err := bench.Run(context.Background(), bench.Config{Server: e.url, OperatorToken: e.opToken, Workers: 4, Devices: 4,
+		Duration: 2 * time.Second, Procs: 1})
+	must(t, err)
+	if len(rep.Errors) != 0 || rep.Transactions == 0 {
+		t.Fatalf("%d transactions, errors %v", rep.Transactions, rep.Errors)
+	}
+	// The run's 2 s include 0.2 s for the devices' streams to open; 0.2 s of warm-up.
+	if rep.WarmUpSeconds < 0.15 || rep.WarmUpSeconds > 1 || rep.Seconds < 1 || rep.Seconds > 1.8 {
+		t.Fatalf("warm-up %.2f s, counted %.2f s", rep.WarmUpSeconds, rep.Seconds)
+	}
+	if n := rep.StagesMs["endToEnd"].N; n < rep.Transactions {
+		t.Fatalf("%d end-to-end latencies for %d counted transactions", n, rep.Transactions)
+	}
+	if got := rep.TransactionsPerSecond * rep.Seconds; got < float64(rep.Transactions)-0.5 || got > float64(rep.Transactions)+0.5 {
+		t.Fatalf("%.1f transactions/s over %.2f s for %d transactions", rep.TransactionsPerSecond, rep.Seconds, rep.Transactions)
+	}
+}
+
 // TestBenchHoldSmall: the hold mode at small scale returns sane figures, with the
 // long-polls and streams on their own HTTP/1.1 connections or multiplexed over HTTP/2.
 func TestBenchHoldSmall(t *testing.T) {

@@ -194,7 +194,11 @@ func printReport(w io.Writer, r *bench.Report) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "machine\t%d CPU, %s/%s\t\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(tw, "key, documents\t%s, %d\t\n", r.KeyAlgorithm, r.DocumentsPerSession)
-	fmt.Fprintf(tw, "transactions\t%d in %.1f s\t\n", r.Transactions, r.Seconds)
+	warm := ""
+	if r.WarmUpSeconds > 0 {
+		warm = fmt.Sprintf("(after a %.1f s warm-up)", r.WarmUpSeconds)
+	}
+	fmt.Fprintf(tw, "transactions\t%d in %.1f s\t%s\n", r.Transactions, r.Seconds, warm)
 	fmt.Fprintf(tw, "transactions/s\t%.1f\t(limit %.1f, ratio %.2f)\n", r.TransactionsPerSecond, r.LimitTransactionsPerSecond, r.Ratio)
 	fmt.Fprintf(tw, "server CPU per transaction\t%.2f ms\t\n", r.CPUSecondsPerTransaction*1000)
 	sched := ""
