@@ -41,16 +41,22 @@ type Limit struct {
 
 // measure runs op from workers goroutines for d and returns operations per second.
 func measure(d time.Duration, workers int, op func() error) (float64, error) {
+	return measureEach(d, workers, func(int) error { return op() })
+}
+
+// measureEach is measure for an op that uses its worker's own state: op(i) runs in worker
+// i only.
+func measureEach(d time.Duration, workers int, op func(worker int) error) (float64, error) {
 	var n atomic.Int64
 	var firstErr error
 	var once sync.Once
 	stop := time.Now().Add(d)
 	var wg sync.WaitGroup
 	start := time.Now()
-	for range workers {
+	for i := range workers {
 		wg.Go(func() {
 			for time.Now().Before(stop) {
-				if err := op(); err != nil {
+				if err := op(i); err != nil {
 					once.Do(func() { firstErr = err })
 					return
 				}
@@ -355,37 +361,22 @@ func measureEvents(d time.Duration, streams int) (float64, error) {
 	defer srv.Close()
 	defer close(done) // before srv.Close: handlers waiting for an ack return
 	hc := httpClient(streams)
-	var n atomic.Int64
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
-	start := time.Now()
-	stop := start.Add(d)
-	for i := range streams {
-		wg.Go(func() {
-			err := func() error {
-				resp, err := hc.Get(fmt.Sprint(srv.URL, "?stream=", i))
-				if err != nil {
-					return err
-				}
-				defer resp.Body.Close()
-				sc := bufio.NewScanner(resp.Body)
-				for time.Now().Before(stop) {
-					if err := readEvent(sc); err != nil {
-						return err
-					}
-					n.Add(1)
-					acks[i] <- struct{}{} // buffered: a handler that is gone shows as the stream's end
-				}
-				return nil
-			}()
-			if err != nil {
-				once.Do(func() { firstErr = err })
-			}
-		})
+	events := make([]*bufio.Scanner, streams)
+	for i := range events { // opened before the clock starts
+		resp, err := hc.Get(fmt.Sprint(srv.URL, "?stream=", i))
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		events[i] = bufio.NewScanner(resp.Body)
 	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds(), firstErr
+	return measureEach(d, streams, func(i int) error {
+		if err := readEvent(events[i]); err != nil {
+			return err
+		}
+		acks[i] <- struct{}{} // buffered: a handler that is gone shows as the stream's end
+		return nil
+	})
 }
 
 // readEvent reads one server-sent event, to the blank line that ends it.
