@@ -19,22 +19,30 @@ func processCPU(pid int) (float64, error) {
 	if pid == 0 {
 		return 0, errors.New("no process")
 	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := statFields(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}
-	// The command name may hold spaces; fields start after the closing parenthesis.
-	i := bytes.LastIndexByte(raw, ')')
-	if i < 0 {
-		return 0, errors.New("bad /proc stat")
-	}
-	f := strings.Fields(string(raw[i+1:]))
 	if len(f) < 13 {
 		return 0, errors.New("bad /proc stat")
 	}
 	utime, _ := strconv.ParseFloat(f[11], 64)
 	stime, _ := strconv.ParseFloat(f[12], 64)
 	return (utime + stime) / clockTicks, nil
+}
+
+// statFields returns the fields of a /proc stat file (a process's or a thread's) after the
+// command name, which may hold spaces: the first is field 3 of proc(5), the state.
+func statFields(path string) ([]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return nil, errors.New("bad /proc stat")
+	}
+	return strings.Fields(string(raw[i+1:])), nil
 }
 
 // machineCPU returns the machine's busy and total CPU time so far, in USER_HZ ticks, from

@@ -24,14 +24,14 @@ const (
 // that starts them; a thread started during the change may be missed, so it goes over the
 // threads twice.
 //
-// A process started under another policy than SCHED_OTHER (chrt) is left as it is: the
-// operator chose its scheduling.
+// A process whose main thread runs under another policy than SCHED_OTHER (started with
+// chrt) is left as it is: the operator chose its scheduling.
 func setBatchScheduling(batch bool) error {
 	policy := schedOther
 	if batch {
 		policy = schedBatch
-		if cur, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_GETSCHEDULER, 0, 0, 0); errno != 0 {
-			return errno
+		if cur, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_GETSCHEDULER, uintptr(os.Getpid()), 0, 0); errno != 0 {
+			return fmt.Errorf("read the scheduling policy: %w", errno)
 		} else if cur != schedOther {
 			return fmt.Errorf("the process runs under scheduling policy %d, chosen when it was started", cur)
 		}
@@ -47,12 +47,18 @@ func setBatchScheduling(batch bool) error {
 			if err != nil {
 				continue
 			}
-			var param struct{ priority int32 } // 0: the only priority of these policies
-			_, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, uintptr(tid), uintptr(policy), uintptr(unsafe.Pointer(&param)))
-			if errno != 0 && errno != syscall.ESRCH && firstErr == nil { // ESRCH: the thread ended
-				firstErr = errno
+			if err := setThreadPolicy(tid, policy); err != nil && err != syscall.ESRCH && firstErr == nil { // ESRCH: the thread ended
+				firstErr = fmt.Errorf("set the scheduling policy of thread %d: %w", tid, err)
 			}
 		}
 	}
 	return firstErr
+}
+
+func setThreadPolicy(tid, policy int) error {
+	var param struct{ priority int32 } // 0: the only priority of these policies
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, uintptr(tid), uintptr(policy), uintptr(unsafe.Pointer(&param))); errno != 0 {
+		return errno
+	}
+	return nil
 }

@@ -3,10 +3,8 @@
 package bench
 
 import (
-	"bytes"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 )
 
@@ -20,23 +18,28 @@ func threadPolicies(t *testing.T) map[int]int {
 	}
 	out := map[int]int{}
 	for _, e := range entries {
-		raw, err := os.ReadFile("/proc/self/task/" + e.Name() + "/stat")
-		if err != nil {
+		f, err := statFields("/proc/self/task/" + e.Name() + "/stat")
+		if err != nil || len(f) < 39 {
 			continue // the thread ended
 		}
-		f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
 		tid, _ := strconv.Atoi(e.Name())
 		out[tid], _ = strconv.Atoi(f[38]) // field 41; f[0] is field 3
 	}
 	return out
 }
 
-func TestBatchSchedulingCoversEveryThread(t *testing.T) {
+// skipUnlessNormal skips a test when the test process itself was started under another
+// scheduling policy than SCHED_OTHER.
+func skipUnlessNormal(t *testing.T) {
 	for _, p := range threadPolicies(t) {
 		if p != schedOther {
-			t.Skipf("the test process was started under scheduling policy %d (chrt); setBatchScheduling leaves it alone", p)
+			t.Skipf("the test process was started under scheduling policy %d (chrt)", p)
 		}
 	}
+}
+
+func TestBatchSchedulingCoversEveryThread(t *testing.T) {
+	skipUnlessNormal(t)
 	if err := setBatchScheduling(true); err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +55,25 @@ func TestBatchSchedulingCoversEveryThread(t *testing.T) {
 	for tid, p := range threadPolicies(t) {
 		if p != schedOther {
 			t.Fatalf("thread %d under policy %d after setBatchScheduling(false)", tid, p)
+		}
+	}
+}
+
+// TestBatchSchedulingLeavesAChosenPolicy: a process whose main thread an operator put under
+// another policy is not switched.
+func TestBatchSchedulingLeavesAChosenPolicy(t *testing.T) {
+	skipUnlessNormal(t)
+	pid := os.Getpid()
+	if err := setThreadPolicy(pid, schedBatch); err != nil {
+		t.Fatal(err)
+	}
+	defer setThreadPolicy(pid, schedOther)
+	if err := setBatchScheduling(true); err == nil {
+		t.Fatal("setBatchScheduling(true) switched a process whose main thread was under SCHED_BATCH already")
+	}
+	for tid, p := range threadPolicies(t) {
+		if tid != pid && p != schedOther {
+			t.Fatalf("thread %d under policy %d: changed although the choice was left alone", tid, p)
 		}
 	}
 }
