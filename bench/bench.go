@@ -71,12 +71,14 @@ type Latency struct {
 
 // Report is the outcome of a run.
 type Report struct {
-	KeyAlgorithm        string  `json:"keyAlgorithm"`
-	DocumentsPerSession int     `json:"documentsPerSession"`
-	Workers             int     `json:"workers"`
-	Devices             int     `json:"devices"`
-	Transactions        int     `json:"transactions"`
-	Seconds             float64 `json:"seconds"`
+	KeyAlgorithm        string `json:"keyAlgorithm"`
+	DocumentsPerSession int    `json:"documentsPerSession"`
+	Workers             int    `json:"workers"`
+	Devices             int    `json:"devices"`
+	// Transactions and Seconds are the counted part of the run: after the warm-up of a run
+	// by duration, the whole of a run by request count.
+	Transactions int     `json:"transactions"`
+	Seconds      float64 `json:"seconds"`
 	// WarmUpSeconds is how much of the run's start was not counted (a run by duration; the
 	// latencies include it).
 	WarmUpSeconds              float64            `json:"warmUpSeconds"`
