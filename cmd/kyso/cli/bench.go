@@ -104,7 +104,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errorsExit(rep.Errors)
 	}
 
-	peer, err := startBenchPeer(ctx)
+	peer, err := startBenchPeer(ctx, stderr)
 	if err != nil {
 		return err
 	}
@@ -276,12 +276,15 @@ type benchPeer struct {
 	url   string
 }
 
-func startBenchPeer(ctx context.Context) (*benchPeer, error) {
+// startBenchPeer starts kyso bench --serve-peer; what it says on its standard error (why it
+// could not listen, say) goes to stderr.
+func startBenchPeer(ctx context.Context, stderr io.Writer) (*benchPeer, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(exe, "bench", "--serve-peer")
+	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -307,7 +310,7 @@ func startBenchPeer(ctx context.Context) (*benchPeer, error) {
 	}
 	if !strings.HasPrefix(p.url, "http://") {
 		p.stop()
-		return nil, errors.New("the bench's HTTP peer did not start")
+		return nil, errors.New("the minimal HTTP server that the limit's round trips are measured against (kyso bench --serve-peer) did not start within 10 s")
 	}
 	return p, nil
 }
