@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -139,6 +140,18 @@ type LimitConfig struct {
 	Peer string
 }
 
+func (c *LimitConfig) defaults() {
+	if c.KeyAlgorithm == "" {
+		c.KeyAlgorithm = "EC-P256"
+	}
+	if c.Documents == 0 {
+		c.Documents = 1
+	}
+	if c.Each == 0 {
+		c.Each = 400 * time.Millisecond
+	}
+}
+
 // MeasureLimit measures the unavoidable work of one complete transaction with documents
 // digests signed by a keyAlg key, everything that runs on this machine during a bench: on
 // the server the device-signature verifications (the decision request and the decision;
@@ -149,16 +162,11 @@ type LimitConfig struct {
 // with poll also the fetch); and, for a device on its event stream, the event that brings
 // it the request.
 func MeasureLimit(ctx context.Context, cfg LimitConfig) (*Limit, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("measure limit: no scratch directory")
+	}
+	cfg.defaults()
 	keyAlg, documents, poll, dir, each := cfg.KeyAlgorithm, cfg.Documents, cfg.Poll, cfg.Dir, cfg.Each
-	if keyAlg == "" {
-		keyAlg = "EC-P256"
-	}
-	if documents == 0 {
-		documents = 1
-	}
-	if each == 0 {
-		each = 400 * time.Millisecond
-	}
 	cores := runtime.GOMAXPROCS(0)
 	deviceSigs, roundTrips := 2.0, 3.0 // a device on its event stream has the session already
 	if poll {

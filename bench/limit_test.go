@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"math"
 	"testing"
 	"time"
@@ -26,5 +27,11 @@ func TestMeasureEvents(t *testing.T) {
 	}
 	if ops <= 0 {
 		t.Fatalf("%v events/s", ops)
+	}
+}
+
+func TestMeasureLimitNeedsAScratchDirectory(t *testing.T) {
+	if _, err := MeasureLimit(context.Background(), LimitConfig{}); err == nil {
+		t.Fatal("a limit measured without a scratch directory would write its store and keys into the working directory")
 	}
 }
