@@ -56,6 +56,16 @@ type Config struct {
 	// run: its wake-ups (an answer, an event) then wait for a CPU to come free instead of
 	// preempting the server's threads, and are handled several at once.
 	BatchScheduling bool
+	// Parts is how many equal parts a run by duration is counted in (default 1). Between two
+	// parts the run pauses: it starts no transaction and lets those under way finish, calls
+	// Between, and starts again, each part with its own warm-up. A run by request count is
+	// one part.
+	Parts int
+	// Between, if set, is called in each pause, with no transaction under way and this
+	// process's CPUs, scheduling and garbage collector as they were before the run: the
+	// bench measures the machine's limit there, so that the limit is measured throughout
+	// the run and not only before and after it. An error ends the run.
+	Between func() error
 	// Logf, if set, receives progress lines.
 	Logf func(format string, args ...any)
 }
@@ -75,11 +85,15 @@ type Report struct {
 	DocumentsPerSession int    `json:"documentsPerSession"`
 	Workers             int    `json:"workers"`
 	Devices             int    `json:"devices"`
-	// Transactions and Seconds are the counted part of the run: after the warm-up of a run
-	// by duration, the whole of a run by request count.
+	// Transactions and Seconds are the counted part of the run: each part of a run by
+	// duration after its warm-up, the whole of a run by request count.
 	Transactions int     `json:"transactions"`
 	Seconds      float64 `json:"seconds"`
-	// WarmUpSeconds is how much of the run's start was not counted (a run by duration; the
+	// Parts is how many parts the run was counted in (see Config.Parts), and
+	// PartsTransactionsPerSecond the rate of each.
+	Parts                      int       `json:"parts"`
+	PartsTransactionsPerSecond []float64 `json:"partsTransactionsPerSecond"`
+	// WarmUpSeconds is how much of the parts' starts was not counted (a run by duration; the
 	// latencies include it).
 	WarmUpSeconds              float64            `json:"warmUpSeconds"`
 	TransactionsPerSecond      float64            `json:"transactionsPerSecond"`
@@ -207,61 +221,45 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.Logf("set up %d users with %s credentials and devices", cfg.Devices, cfg.KeyAlgorithm)
 	rec := &recorder{stages: map[string][]time.Duration{}, errors: map[string]int{}, reach: map[string]time.Time{}}
 
-	runCtx, stop := context.WithTimeout(ctx, cfg.Duration)
+	// A run by request count is bounded by its duration; a run by duration ends when its
+	// last part does (its pauses are not part of the duration).
+	parts, runCtx, stop := 1, context.Context(nil), context.CancelFunc(nil)
+	if cfg.Requests == 0 {
+		parts = max(1, cfg.Parts)
+		runCtx, stop = context.WithCancel(ctx)
+	} else {
+		runCtx, stop = context.WithTimeout(ctx, cfg.Duration)
+	}
 	defer stop()
+	g := newGate()
 	devCtx, stopDevices := context.WithCancel(context.Background())
 	var devWG sync.WaitGroup
 	for _, d := range fx.devices {
-		devWG.Go(func() { runDevice(devCtx, d, cfg.Poll, rec) })
+		devWG.Go(func() { runDevice(devCtx, d, cfg.Poll, g, rec) })
 	}
 	time.Sleep(200 * time.Millisecond) // let the devices' streams open
 
-	// The load generator's garbage collector runs a quarter as often: it shares the machine
-	// with the server it measures, and its heap is small.
-	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	if cfg.Procs > 0 {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cfg.Procs))
-	}
-	batch := false
-	if cfg.BatchScheduling {
-		if err := setBatchScheduling(true); err != nil {
-			cfg.Logf("the load generator keeps its normal scheduling: %v", err)
-		} else {
-			batch = true
-			defer setBatchScheduling(false)
-		}
-	}
+	undo, batch := applyLoadSettings(cfg, cfg.Logf)
 	var started, completed atomic.Int64
 	markNow := func() runMark { return runMark{at: time.Now(), completed: completed.Load(), use: readUsage(cfg.PID)} }
 	first := markNow()
-	// A run by duration is counted from the end of its warm-up to its end. Its transactions
-	// start together, and until the first of them complete the machine works on transactions
-	// that finish later; at the end, the transactions under way are left unfinished. Between
-	// the two marks the run holds work under way at both ends, as a steady state does, and
-	// neither end is charged to it. A run by request count counts every transaction.
-	var warm, end runMark
-	var marks sync.WaitGroup
-	if cfg.Requests == 0 {
-		marks.Go(func() {
-			select {
-			case <-time.After(warmUp(cfg.Duration)):
-				warm = markNow()
-			case <-runCtx.Done():
-			}
-			<-runCtx.Done()
-			end = markNow()
-		})
-	}
 	var wg sync.WaitGroup
 	for w := range cfg.Workers {
 		wg.Go(func() {
-			for i := 0; runCtx.Err() == nil; i++ {
+			for i := 0; ; i++ {
 				// At the request count, start no more; transactions under way finish.
 				if cfg.Requests > 0 && started.Add(1) > int64(cfg.Requests) {
 					return
 				}
 				u := fx.users[(w+i*cfg.Workers)%len(fx.users)]
-				if err := transaction(runCtx, fx.rp, u, cfg, rec); err != nil {
+				g.tx.RLock()
+				if runCtx.Err() != nil {
+					g.tx.RUnlock()
+					return
+				}
+				err := transaction(runCtx, fx.rp, u, cfg, rec)
+				g.tx.RUnlock()
+				if err != nil {
 					if runCtx.Err() == nil {
 						rec.fail(err)
 					}
@@ -271,23 +269,51 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		})
 	}
-	wg.Wait()
-	marks.Wait()
-	from, to := first, markNow()
-	if !warm.at.IsZero() {
-		from, to = warm, end
+	var counted runSpan
+	var betweenErr error
+	if cfg.Requests == 0 {
+		counted, betweenErr = countParts(runCtx, cfg.Duration, parts, cfg.Workers, markNow, func() error {
+			if !g.pauseWithin(drainTimeout, stop) {
+				g.resume()
+				return fmt.Errorf("bench: transactions under way had not ended %v into a pause between the run's parts", drainTimeout)
+			}
+			defer g.resume()
+			undo()
+			defer func() { undo, _ = applyLoadSettings(cfg, func(string, ...any) {}) }()
+			if cfg.Between == nil {
+				return nil
+			}
+			return cfg.Between()
+		})
+		// The last part ends as the others do: the transactions under way finish, uncounted,
+		// so that the server is idle when the limit is measured after the run (those not
+		// ended after drainTimeout are abandoned).
+		g.pauseWithin(drainTimeout, stop)
+		stop()
+		g.resume()
+		wg.Wait()
+	} else {
+		wg.Wait()
+		counted.add(first, markNow())
 	}
+	undo()
 	stopDevices()
 	devWG.Wait()
-
-	n, elapsed := int(to.completed-from.completed), to.at.Sub(from.at)
-	rep := &Report{KeyAlgorithm: cfg.KeyAlgorithm, DocumentsPerSession: cfg.Documents, Workers: cfg.Workers, Devices: cfg.Devices,
-		Transactions: n, Seconds: elapsed.Seconds(), WarmUpSeconds: from.at.Sub(first.at).Seconds(), StagesMs: map[string]Latency{},
-		Errors: rec.errors, LoadProcs: runtime.GOMAXPROCS(0), LoadBatchScheduling: batch}
-	if n > 0 {
-		rep.TransactionsPerSecond = float64(n) / elapsed.Seconds()
+	if betweenErr != nil {
+		return nil, betweenErr
 	}
-	rep.setUsage(n, from.use, to.use, cfg.PID != 0)
+
+	n := int(counted.completed)
+	rep := &Report{KeyAlgorithm: cfg.KeyAlgorithm, DocumentsPerSession: cfg.Documents, Workers: cfg.Workers, Devices: cfg.Devices,
+		Transactions: n, Seconds: counted.seconds, Parts: parts, PartsTransactionsPerSecond: counted.rates, WarmUpSeconds: counted.warmUp, StagesMs: map[string]Latency{},
+		Errors: rec.errors, LoadProcs: cfg.Procs, LoadBatchScheduling: batch}
+	if cfg.Procs <= 0 {
+		rep.LoadProcs = runtime.GOMAXPROCS(0)
+	}
+	if n > 0 {
+		rep.TransactionsPerSecond = float64(n) / counted.seconds
+	}
+	rep.setUsage(n, usage{}, counted.use, cfg.PID != 0)
 	for stage, ds := range rec.stages {
 		rep.StagesMs[stage] = summarize(ds)
 	}
@@ -296,8 +322,150 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
-// warmUp is how long the start of a run by duration is not counted: a second, or a tenth
-// of a shorter run.
+// countParts runs the parts of a run by duration and returns what their counted spans add
+// up to. Each part lasts d/parts: its warm-up, then its counted span; between two parts,
+// pause runs. A part starts its transactions together, and until the first of them complete
+// the machine works on transactions that finish later: its warm-up lasts a tenth of it, or
+// until as many transactions have completed as there are workers if that is later (a
+// slower machine takes longer), but no more than half of it. At its end, the transactions
+// under way finish uncounted, in the pause. Between the two marks the part holds work under
+// way at both ends, as a steady state does, and neither end is charged to it.
+func countParts(ctx context.Context, d time.Duration, parts, workers int, markNow func() runMark, pause func() error) (runSpan, error) {
+	var counted runSpan
+	part := d / time.Duration(parts)
+	for p := range parts {
+		if p > 0 {
+			if err := pause(); err != nil {
+				return counted, err
+			}
+		}
+		start := markNow()
+		if !sleep(ctx, warmUp(part)) {
+			return counted, nil
+		}
+		from := markNow()
+		for from.completed-start.completed < int64(workers) && from.at.Sub(start.at) < part/2 {
+			if !sleep(ctx, 5*time.Millisecond) {
+				return counted, nil
+			}
+			from = markNow()
+		}
+		counted.warmUp += from.at.Sub(start.at).Seconds()
+		sleep(ctx, part-from.at.Sub(start.at))
+		counted.add(from, markNow())
+		if ctx.Err() != nil {
+			return counted, nil
+		}
+	}
+	return counted, nil
+}
+
+// sleep waits for d or until ctx is done, and says whether it waited all of d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// applyLoadSettings sets what the load generator runs with during a run and returns what
+// undoes it, and whether it runs under SCHED_BATCH. Its garbage collector runs a quarter as
+// often: it shares the machine with the server it measures, and its heap is small.
+func applyLoadSettings(cfg Config, logf func(string, ...any)) (undo func(), batch bool) {
+	gc := debug.SetGCPercent(400)
+	procs := 0
+	if cfg.Procs > 0 {
+		procs = runtime.GOMAXPROCS(cfg.Procs)
+	}
+	if cfg.BatchScheduling {
+		if err := setBatchScheduling(true); err != nil {
+			logf("the load generator keeps its normal scheduling: %v", err)
+		} else {
+			batch = true
+		}
+	}
+	return func() {
+		if batch {
+			setBatchScheduling(false)
+		}
+		if procs > 0 {
+			runtime.GOMAXPROCS(procs)
+		}
+		debug.SetGCPercent(gc)
+	}, batch
+}
+
+// gate pauses a run. Relying-party workers hold tx shared for each transaction, and a pause
+// takes it whole: that waits for the transactions under way and starts no new one. Polling
+// devices, which those transactions need until they end, stop polling only once it is
+// taken, so that a pause is quiet.
+type gate struct {
+	tx      sync.RWMutex
+	mu      sync.Mutex
+	resumed chan struct{} // closed while the run goes on
+}
+
+func newGate() *gate {
+	g := &gate{resumed: make(chan struct{})}
+	close(g.resumed)
+	return g
+}
+
+func (g *gate) pause() {
+	g.tx.Lock()
+	g.mu.Lock()
+	g.resumed = make(chan struct{})
+	g.mu.Unlock()
+}
+
+// drainTimeout bounds how long a pause waits for the transactions under way: each of them
+// normally ends within a second.
+const drainTimeout = 10 * time.Second
+
+// pauseWithin pauses, and reports whether the transactions under way ended within d; if
+// they did not, it calls abort (which makes them end) and pauses once they have.
+func (g *gate) pauseWithin(d time.Duration, abort func()) bool {
+	paused := make(chan struct{})
+	go func() {
+		g.pause()
+		close(paused)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-paused:
+		return true
+	case <-t.C:
+		abort()
+		<-paused
+		return false
+	}
+}
+
+func (g *gate) resume() {
+	g.mu.Lock()
+	close(g.resumed)
+	g.mu.Unlock()
+	g.tx.Unlock()
+}
+
+// wait returns when the run is not paused, or ctx is done.
+func (g *gate) wait(ctx context.Context) {
+	g.mu.Lock()
+	ch := g.resumed
+	g.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+}
+
+// warmUp is how long the start of a part of a run by duration is not counted: a second, or
+// a tenth of a shorter part.
 func warmUp(d time.Duration) time.Duration { return min(time.Second, d/10) }
 
 // runMark is the state of a run at one moment: completed transactions and usage so far.
@@ -311,6 +479,28 @@ type runMark struct {
 type usage struct {
 	serverCPU, selfCPU float64 // seconds
 	busy, total        float64 // the machine's CPU ticks
+}
+
+// runSpan adds up the counted spans of a run: their transactions, seconds and usage.
+type runSpan struct {
+	completed       int64
+	seconds, warmUp float64
+	use             usage
+	rates           []float64 // each span's transactions per second
+}
+
+func (s *runSpan) add(from, to runMark) {
+	n, secs := to.completed-from.completed, to.at.Sub(from.at).Seconds()
+	s.rates = append(s.rates, 0)
+	if secs > 0 {
+		s.rates[len(s.rates)-1] = float64(n) / secs
+	}
+	s.completed += n
+	s.seconds += secs
+	s.use.serverCPU += to.use.serverCPU - from.use.serverCPU
+	s.use.selfCPU += to.use.selfCPU - from.use.selfCPU
+	s.use.busy += to.use.busy - from.use.busy
+	s.use.total += to.use.total - from.use.total
 }
 
 func readUsage(pid int) usage {
@@ -413,7 +603,7 @@ func verify(cert *x509.Certificate, alg string, digest, sig []byte) error {
 // following its event stream acts on the session the event carries; a polling device
 // fetches each session it lists. Either way it checks the challenge binds what it shows,
 // signs the decision and sends it.
-func runDevice(ctx context.Context, d *client.Client, poll bool, rec *recorder) {
+func runDevice(ctx context.Context, d *client.Client, poll bool, g *gate, rec *recorder) {
 	decide := func(s *bridge.SessionInfo) {
 		if !bytes.Equal(s.Challenge, bridge.Challenge(s.ChallengeFields())) {
 			rec.fail(client.ErrChallengeMismatch)
@@ -436,6 +626,7 @@ func runDevice(ctx context.Context, d *client.Client, poll bool, rec *recorder) 
 	}
 	if poll {
 		for ctx.Err() == nil {
+			g.wait(ctx)
 			list, err := d.Sessions(ctx)
 			if err == nil {
 				for _, s := range list {

@@ -1,6 +1,9 @@
 package bench
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestUsageFigures(t *testing.T) {
 	before := usage{serverCPU: 10, selfCPU: 4, busy: 100, total: 200}
@@ -20,4 +23,28 @@ func TestUsageFigures(t *testing.T) {
 	if remote.CPUSecondsPerTransaction != 0 || remote.LoadCPUSecondsPerTransaction == 0 {
 		t.Fatalf("without a server process %+v", remote)
 	}
+}
+
+// TestGatePauseIsBounded: a pause waits for the transactions under way; one that does not
+// end in time is aborted, and the pause then takes effect.
+func TestGatePauseIsBounded(t *testing.T) {
+	g := newGate()
+	g.tx.RLock() // a transaction under way, ending soon
+	go func() { time.Sleep(20 * time.Millisecond); g.tx.RUnlock() }()
+	if !g.pauseWithin(time.Minute, func() { t.Error("aborted a transaction that ended by itself") }) {
+		t.Fatal("the pause did not wait for the transaction under way")
+	}
+	g.resume()
+
+	g.tx.RLock() // a transaction that only ends when aborted
+	aborted := false
+	if g.pauseWithin(20*time.Millisecond, func() { aborted = true; g.tx.RUnlock() }) || !aborted {
+		t.Fatalf("a stuck transaction: reported as ended in time, or never aborted (aborted: %v)", aborted)
+	}
+	select {
+	case <-g.resumed:
+		t.Fatal("after the abort the run is not paused")
+	default:
+	}
+	g.resume()
 }

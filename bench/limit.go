@@ -38,6 +38,8 @@ type Component struct {
 type Limit struct {
 	Components            []Component `json:"components"`
 	TransactionsPerSecond float64     `json:"transactionsPerSecond"`
+	// Measurements is how many measurements were averaged (see Average).
+	Measurements int `json:"measurements,omitempty"`
 }
 
 // measure runs op from workers goroutines for d and returns operations per second.
@@ -69,16 +71,25 @@ func measureEach(d time.Duration, workers int, op func(worker int) error) (float
 	return float64(n.Load()) / time.Since(start).Seconds(), firstErr
 }
 
-// Average combines limits measured at different times of one run (before and after it, on
-// a machine whose speed drifts): each component's rate is the mean of its measurements.
+// Average combines limits measured at evenly spaced moments of one run — before it, between
+// its parts, after it — on a machine whose speed drifts: each component's rate is their
+// weighted mean, in which each part of the run between two measurements counts both
+// halfway (the first and last measurement weigh half as much as those between).
 func Average(limits ...*Limit) *Limit {
-	out := &Limit{}
-	for i, c := range limits[0].Components {
-		sum := 0.0
-		for _, l := range limits {
-			sum += l.Components[i].OpsPerSecond
+	out := &Limit{Measurements: len(limits)}
+	weight := func(i int) float64 {
+		if len(limits) > 1 && (i == 0 || i == len(limits)-1) {
+			return 0.5
 		}
-		c.OpsPerSecond = sum / float64(len(limits))
+		return 1
+	}
+	for i, c := range limits[0].Components {
+		sum, weights := 0.0, 0.0
+		for j, l := range limits {
+			sum += weight(j) * l.Components[i].OpsPerSecond
+			weights += weight(j)
+		}
+		c.OpsPerSecond = sum / weights
 		c.MsPerTx = c.PerTransaction / c.OpsPerSecond * 1000
 		out.Components = append(out.Components, c)
 	}

@@ -15,8 +15,15 @@ func TestAverageOfLimits(t *testing.T) {
 	if x := avg.Components[0]; x.OpsPerSecond != 2000 || x.MsPerTx != 1 || x.Name != "x" {
 		t.Fatalf("component %+v", x)
 	}
-	if math.Abs(avg.TransactionsPerSecond-800) > 1e-9 {
-		t.Fatalf("limit %v tx/s, want 800", avg.TransactionsPerSecond)
+	if math.Abs(avg.TransactionsPerSecond-800) > 1e-9 || avg.Measurements != 2 {
+		t.Fatalf("limit %v tx/s from %d measurements, want 800 from 2", avg.TransactionsPerSecond, avg.Measurements)
+	}
+	// Measured before, between two parts and after a run: each part is compared with the
+	// measurements on either side of it, so the middle one weighs as much as both ends.
+	c := &Limit{Components: []Component{{Name: "x", PerTransaction: 2, OpsPerSecond: 6000}, {Name: "y", PerTransaction: 1, OpsPerSecond: 1000}}}
+	avg = Average(a, c, b)
+	if x, y := avg.Components[0], avg.Components[1]; x.OpsPerSecond != 4000 || y.OpsPerSecond != 2500 || avg.Measurements != 3 {
+		t.Fatalf("components %+v, %+v from %d measurements; want x at 4000/s, y at 2500/s from 3", x, y, avg.Measurements)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -84,8 +85,8 @@ func TestBenchByDurationCountsAfterWarmUp(t *testing.T) {
 	if len(rep.Errors) != 0 || rep.Transactions == 0 {
 		t.Fatalf("%d transactions, errors %v", rep.Transactions, rep.Errors)
 	}
-	// The run's 2 s include 0.2 s for the devices' streams to open; 0.2 s of warm-up.
-	if rep.WarmUpSeconds < 0.15 || rep.WarmUpSeconds > 1 || rep.Seconds < 1 || rep.Seconds > 1.8 {
+	// 0.2 s of the run's 2 s are its warm-up.
+	if rep.WarmUpSeconds < 0.15 || rep.WarmUpSeconds > 1 || rep.Seconds < 1 || rep.Seconds > 1.85 || rep.Parts != 1 {
 		t.Fatalf("warm-up %.2f s, counted %.2f s", rep.WarmUpSeconds, rep.Seconds)
 	}
 	if n := rep.StagesMs["endToEnd"].N; n < rep.Transactions {
@@ -127,5 +128,74 @@ func TestBenchReportWithoutTransactions(t *testing.T) {
 	}
 	if _, err := json.Marshal(rep); err != nil {
 		t.Fatalf("the report does not encode: %v", err)
+	}
+}
+
+// TestBenchInPartsPausesBetweenThem: a run by duration in parts pauses between each two and
+// calls Between there, once every transaction under way has ended (each session created so
+// far has had its decision answered), with the polling devices quiet and the load
+// generator's CPU cap lifted; each part is counted after its own warm-up.
+func TestBenchInPartsPausesBetweenThem(t *testing.T) {
+	e := startEnv(t, withBenchLimits)
+	procs := runtime.GOMAXPROCS(0)
+	requests := func(method, pathPart string) int {
+		n := 0
+		for line := range strings.Lines(string(e.logs.Bytes())) {
+			var l struct{ Msg, Method, Path string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "http" && l.Method == method && strings.Contains(l.Path, pathPart) {
+				n++
+			}
+		}
+		return n
+	}
+	var pauses int
+	between := func() error {
+		pauses++
+		if got := runtime.GOMAXPROCS(0); got != procs {
+			return fmt.Errorf("pause %d: GOMAXPROCS %d, want %d as before the run", pauses, got, procs)
+		}
+		// A decision's log line follows its answer, which may end the transaction first.
+		created, decided := 0, -1
+		for i := 0; i < 100 && created != decided; i++ {
+			if i > 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+			created, decided = requests("POST", "/v1/signatures"), requests("POST", "/decision")
+		}
+		if created == 0 || created != decided {
+			return fmt.Errorf("pause %d: %d sessions created, %d decisions answered: transactions still under way", pauses, created, decided)
+		}
+		polls := requests("GET", "/device/v1/sessions")
+		time.Sleep(100 * time.Millisecond) // five of the devices' polling intervals
+		if n := requests("GET", "/device/v1/sessions") - polls; n > 4 {
+			return fmt.Errorf("pause %d: the devices polled %d times", pauses, n)
+		}
+		if n := requests("POST", "/v1/signatures") - created; n != 0 {
+			return fmt.Errorf("pause %d: %d sessions created", pauses, n)
+		}
+		return nil
+	}
+	rep, err := bench.Run(context.Background(), bench.Config{Server: e.url, OperatorToken: e.opToken, Workers: 4, Devices: 4,
+		Duration: 3 * time.Second, Poll: true, Procs: 1, Parts: 3, Between: between})
+	must(t, err)
+	if pauses != 2 || rep.Parts != 3 || len(rep.PartsTransactionsPerSecond) != 3 || len(rep.Errors) != 0 {
+		t.Fatalf("%d pauses, %d parts (%v tx/s), errors %v", pauses, rep.Parts, rep.PartsTransactionsPerSecond, rep.Errors)
+	}
+	// Three parts of 1 s, each counted after a warm-up of a tenth of it.
+	if rep.WarmUpSeconds < 0.25 || rep.WarmUpSeconds > 0.6 || rep.Seconds < 2.5 || rep.Seconds > 2.9 || rep.Transactions == 0 {
+		t.Fatalf("warm-ups %.2f s, counted %.2f s, %d transactions", rep.WarmUpSeconds, rep.Seconds, rep.Transactions)
+	}
+	sum := 0.0
+	for _, r := range rep.PartsTransactionsPerSecond {
+		if r <= 0 {
+			t.Fatalf("a part without transactions: %v", rep.PartsTransactionsPerSecond)
+		}
+		sum += r * rep.Seconds / 3
+	}
+	if math.Abs(sum-float64(rep.Transactions)) > 0.02*float64(rep.Transactions)+1 {
+		t.Fatalf("parts at %v tx/s over %.2f s, %d transactions counted", rep.PartsTransactionsPerSecond, rep.Seconds, rep.Transactions)
+	}
+	if runtime.GOMAXPROCS(0) != procs {
+		t.Fatalf("GOMAXPROCS %d after the run, want %d", runtime.GOMAXPROCS(0), procs)
 	}
 }

@@ -115,6 +115,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"admin", "users", "create"},
 		{"device"},
 		{"device", "approve", "--state", "x"},
+		{"bench", "--limit-measurements", "1"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := cli.Run(context.Background(), args, &stdout, &stderr); code != 2 {

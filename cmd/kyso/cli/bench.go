@@ -17,6 +17,7 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -52,12 +53,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	streams := fs.Int("streams", 1000, "hold: open device event streams")
 	http2 := fs.Bool("http2", false, "hold: open the long-polls and streams as HTTP/2 requests, many to a connection (default: one HTTP/1.1 connection each)")
 	serverPprof := fs.String("server-pprof", "", "start the server with --pprof on this address, to profile it during the run")
-	cpuProfile := fs.String("cpu-profile", "", "write the load generator's own CPU profile (the run, not the limit) to this file")
+	cpuProfile := fs.String("cpu-profile", "", "write the load generator's own CPU profile to this file (the run's first part, without the limit)")
+	limitCount := fs.Int("limit-measurements", 5, "how often a run by duration measures the machine's limit: before the run, after it, and between\nequal parts of it, when nothing else runs (at least 2: before and after; a run by --requests measures it twice)")
 	servePeer := fs.Bool("serve-peer", false, "serve only the minimal HTTP peer that the limit's round trips are measured against, on 127.0.0.1,\nprinting its address, until standard input closes (the bench starts one itself)")
 	loadBatch := fs.Bool("load-batch", true, "run the load generator under Linux's SCHED_BATCH during the run, so that its wake-ups do not preempt\nthe server's threads (--load-batch=false: normal scheduling)")
 	loadProcs := fs.Int("load-procs", 0, "CPUs the load generator may use during the run (GOMAXPROCS); default: half of them when\nthe tool starts the server on this machine, all with --server")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if *limitCount < 2 {
+		return usagef("bench: --limit-measurements must be at least 2 (before and after the run), not %d", *limitCount)
 	}
 	if *servePeer {
 		return serveBenchPeer(stdout)
@@ -109,23 +114,32 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer peer.stop()
-	measureLimit := func() (*bench.Limit, error) {
+	measurements := 2
+	if *requests == 0 {
+		measurements = *limitCount
+	}
+	var limits []*bench.Limit
+	// measureLimit measures the limit once more. A shared machine's speed drifts, by a tenth
+	// over seconds: the limit is measured before the run, between its parts and after it,
+	// each time for a share of 0.8 s per component, and averaged, so that the ratio compares
+	// the run with the machine as it was meanwhile.
+	measureLimit := func() error {
+		logf("measuring this machine's limit for %s with %d document(s) (%d of %d)", *key, *docs, len(limits)+1, measurements)
 		dir, err := os.MkdirTemp("", "kyso-bench-limit-")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		defer os.RemoveAll(dir)
-		lim, err := bench.MeasureLimit(ctx, bench.LimitConfig{KeyAlgorithm: *key, Documents: *docs, Poll: *poll, Dir: dir, Peer: peer.url})
+		lim, err := bench.MeasureLimit(ctx, bench.LimitConfig{KeyAlgorithm: *key, Documents: *docs, Poll: *poll, Dir: dir, Peer: peer.url,
+			Each: max(100*time.Millisecond, 800*time.Millisecond/time.Duration(measurements))})
 		if err != nil {
-			return nil, fmt.Errorf("measure limit: %w", err)
+			return fmt.Errorf("measure limit: %w", err)
 		}
-		return lim, nil
+		limits = append(limits, lim)
+		logf("limit %d of %d: %.0f transactions/s", len(limits), measurements, lim.TransactionsPerSecond)
+		return nil
 	}
-	// The limit is measured before and after the run and averaged: a shared machine's speed
-	// drifts, and the ratio compares the run with the machine as it was meanwhile.
-	logf("measuring this machine's limit for %s with %d document(s)", *key, *docs)
-	before, err := measureLimit()
-	if err != nil {
+	if err := measureLimit(); err != nil {
 		return err
 	}
 	if *loadProcs <= 0 {
@@ -134,7 +148,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			*loadProcs = max(1, runtime.NumCPU()/2)
 		}
 	}
-	logf("running %d workers, %d devices, the load generator on %d CPU(s)", *workers, max(*devices, *workers), *loadProcs)
+	logf("running %d workers, %d devices, the load generator on %d CPU(s), in %d part(s)", *workers, max(*devices, *workers), *loadProcs, measurements-1)
 	stopProfile := func() {}
 	if *cpuProfile != "" {
 		if stopProfile, err = startCPUProfile(*cpuProfile); err != nil {
@@ -142,17 +156,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	rep, err := bench.Run(ctx, bench.Config{Server: url, OperatorToken: token, PID: pid, Workers: *workers, Devices: *devices,
-		KeyAlgorithm: *key, Documents: *docs, Duration: *duration, Requests: *requests, Poll: *poll, Procs: *loadProcs, BatchScheduling: *loadBatch, Logf: logf})
-	stopProfile() // the run only: the limit measured next is not part of it
+		KeyAlgorithm: *key, Documents: *docs, Duration: *duration, Requests: *requests, Poll: *poll, Procs: *loadProcs, BatchScheduling: *loadBatch,
+		Parts: measurements - 1, Between: func() error { stopProfile(); return measureLimit() }, Logf: logf})
+	stopProfile()
 	if err != nil {
 		return err
 	}
-	logf("measuring this machine's limit again")
-	after, err := measureLimit()
-	if err != nil {
+	if err := measureLimit(); err != nil {
 		return err
 	}
-	limit := bench.Average(before, after)
+	limit := bench.Average(limits...)
 	rep.Limit, rep.LimitTransactionsPerSecond = limit, limit.TransactionsPerSecond
 	if limit.TransactionsPerSecond > 0 {
 		rep.Ratio = rep.TransactionsPerSecond / limit.TransactionsPerSecond
@@ -167,7 +180,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return errorsExit(rep.Errors)
 }
 
-// startCPUProfile profiles this process into file until the returned function is called.
+// startCPUProfile profiles this process into file until the returned function is first
+// called.
 func startCPUProfile(file string) (stop func(), err error) {
 	f, err := os.Create(file)
 	if err != nil {
@@ -177,7 +191,7 @@ func startCPUProfile(file string) (stop func(), err error) {
 		f.Close()
 		return nil, err
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return sync.OnceFunc(func() { pprof.StopCPUProfile(); f.Close() }), nil
 }
 
 func errorsExit(errs map[string]int) error {
@@ -197,6 +211,9 @@ func printReport(w io.Writer, r *bench.Report) {
 	warm := ""
 	if r.WarmUpSeconds > 0 {
 		warm = fmt.Sprintf("(after a %.1f s warm-up)", r.WarmUpSeconds)
+		if r.Parts > 1 {
+			warm = fmt.Sprintf("(in %d parts, each after its warm-up: %.1f s in all)", r.Parts, r.WarmUpSeconds)
+		}
 	}
 	fmt.Fprintf(tw, "transactions\t%d in %.1f s\t%s\n", r.Transactions, r.Seconds, warm)
 	fmt.Fprintf(tw, "transactions/s\t%.1f\t(limit %.1f, ratio %.2f)\n", r.TransactionsPerSecond, r.LimitTransactionsPerSecond, r.Ratio)
@@ -220,7 +237,7 @@ func printReport(w io.Writer, r *bench.Report) {
 		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\n", s, l.P50, l.P95, l.P99, l.Max)
 	}
 	if r.Limit != nil {
-		fmt.Fprintf(tw, "\nlimit: unavoidable work\tper tx\tops/s\tms/tx\n")
+		fmt.Fprintf(tw, "\nlimit: unavoidable work (measured %d times)\tper tx\tops/s\tms/tx\n", r.Limit.Measurements)
 		for _, c := range r.Limit.Components {
 			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.3f\n", c.Name, c.PerTransaction, c.OpsPerSecond, c.MsPerTx)
 		}
