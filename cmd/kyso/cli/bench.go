@@ -217,6 +217,13 @@ func printReport(w io.Writer, r *bench.Report) {
 	}
 	fmt.Fprintf(tw, "transactions\t%d in %.1f s\t%s\n", r.Transactions, r.Seconds, warm)
 	fmt.Fprintf(tw, "transactions/s\t%.1f\t(limit %.1f, ratio %.2f)\n", r.TransactionsPerSecond, r.LimitTransactionsPerSecond, r.Ratio)
+	if len(r.PartsTransactionsPerSecond) > 1 {
+		rates := make([]string, len(r.PartsTransactionsPerSecond))
+		for i, x := range r.PartsTransactionsPerSecond {
+			rates[i] = fmt.Sprintf("%.0f", x)
+		}
+		fmt.Fprintf(tw, "transactions/s by part\t%s\t\n", strings.Join(rates, ", "))
+	}
 	fmt.Fprintf(tw, "server CPU per transaction\t%.2f ms\t\n", r.CPUSecondsPerTransaction*1000)
 	sched := ""
 	if r.LoadBatchScheduling {
