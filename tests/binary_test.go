@@ -1,13 +1,18 @@
 package tests
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 var (
@@ -95,5 +100,57 @@ func TestKysoBenchCommand(t *testing.T) {
 	}
 	if !twoProcesses {
 		t.Fatalf("limit components %+v: no round trip between two processes", r.Limit.Components)
+	}
+}
+
+// TestKysoBenchServerDiesWithIt: the server `kyso bench` starts does not outlive it, even
+// when the bench is killed outright (Linux: the kernel stops the child).
+func TestKysoBenchServerDiesWithIt(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the child's parent-death signal is Linux-only")
+	}
+	cmd := exec.Command(kysoBinary(t), "bench", "--duration", "1m", "--workers", "2")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	pid := 0
+	sc := bufio.NewScanner(stderr)
+	for pid == 0 && sc.Scan() {
+		fmt.Sscanf(sc.Text(), "bench: started kyso serve (pid %d)", &pid)
+	}
+	go io.Copy(io.Discard, stderr)
+	if pid == 0 {
+		cmd.Process.Kill()
+		t.Fatal("the bench did not say which server it started")
+	}
+	server, _ := os.FindProcess(pid)
+	defer server.Kill() // if the test fails
+	// The bench cannot remove its server's scratch directory when it is killed: the test does.
+	if args, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
+		a := strings.Split(string(args), "\x00")
+		for i := range len(a) - 1 {
+			if dir := filepath.Dir(a[i+1]); a[i] == "--data" && strings.HasPrefix(filepath.Base(dir), "kyso-bench-") {
+				defer os.RemoveAll(dir)
+			}
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		// Gone, or a zombie until init reaps it: either way no longer serving.
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(stat), ") Z ") {
+			return
+		}
+		if i == 200 {
+			t.Fatalf("the bench's server (pid %d) still runs 10 s after the bench was killed", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -381,6 +381,7 @@ func startChild(ctx context.Context, stderr io.Writer, pprofAddr string) (*child
 		args = append(args, "--pprof", pprofAddr)
 	}
 	cmd := exec.Command(exe, args...)
+	dieWithParent(cmd)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
