@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -106,36 +107,6 @@ func (l *Limit) total() {
 	l.TransactionsPerSecond = 1000 / msPerTx
 }
 
-// measureWrites measures durable session updates (each with its audit record) by writers
-// goroutines, each on its own session.
-func measureWrites(ctx context.Context, st *boltstore.Store, writers int, d time.Duration, digest []byte) (float64, error) {
-	prefix := fmt.Sprint("ses_", writers, "_")
-	var created sync.WaitGroup
-	var createErr atomic.Value
-	for i := range writers { // concurrently, so the setup itself is grouped
-		created.Go(func() {
-			s := &signing.Session{ID: fmt.Sprint(prefix, i), UserID: "usr", State: signing.StatePending, CreatedAt: time.Now(),
-				ExpiresAt: time.Now().Add(time.Hour), Documents: []signing.Document{{Label: "a", Hash: digest}}}
-			if _, _, err := st.CreateSession(ctx, s, signing.CreateSessionOptions{}, signing.AuditRecord{}); err != nil {
-				createErr.Store(err)
-			}
-		})
-	}
-	created.Wait()
-	if err, _ := createErr.Load().(error); err != nil {
-		return 0, err
-	}
-	var next atomic.Int64
-	return measure(d, writers, func() error {
-		id := fmt.Sprint(prefix, next.Add(1)%int64(writers))
-		_, err := st.UpdateSession(ctx, id, func(cur *signing.Session) (signing.AuditRecord, error) {
-			cur.CompletedAt = time.Now()
-			return signing.AuditRecord{Time: time.Now(), Actor: "bench", Action: "session.touched", Subject: id}, nil
-		})
-		return err
-	})
-}
-
 // LimitConfig says which transaction the limit is for and how its parts are measured.
 type LimitConfig struct {
 	KeyAlgorithm string // default EC-P256
@@ -163,37 +134,186 @@ func (c *LimitConfig) defaults() {
 	}
 }
 
-// MeasureLimit measures the unavoidable work of one complete transaction with documents
-// digests signed by a keyAlg key, everything that runs on this machine during a bench: on
-// the server the device-signature verifications (the decision request and the decision;
-// with poll also the fetch request), one key unwrap + parse + signing of the documents (and
-// the server's check of the signatures), 3 durable store writes at the store's best
-// grouping; on the device the same signatures; on the relying party one verification per
-// document; the minimal HTTP round trips on loopback (create, long-poll answer, decision;
-// with poll also the fetch); and, for a device on its event stream, the event that brings
-// it the request.
-func MeasureLimit(ctx context.Context, cfg LimitConfig) (*Limit, error) {
+// writerCounts are the concurrencies durable writes are measured at; the best is the limit.
+var writerCounts = []int{128, 512, 2048}
+
+// Meter measures the limit of one kind of transaction, as often as asked: what the
+// measurements need — the keys, the store and its sessions, the HTTP client — is set up
+// once (an RSA key alone can take seconds to generate).
+type Meter struct {
+	cfg        LimitConfig
+	deviceSigs float64
+	roundTrips float64
+	dk         *ecdsa.PrivateKey
+	digest     []byte
+	dsig       []byte
+	digests    [][]byte
+	signer     signing.MultiSigner
+	alg        string
+	opts       crypto.SignerOpts
+	cert       *x509.Certificate
+	sig        []byte // a signature the relying party checks
+	st         *boltstore.Store
+	peer       string
+	where      string
+	srv        *httptest.Server // the round trips' peer inside this process, without cfg.Peer
+	hc         *http.Client
+}
+
+// NewMeter sets up the measurements of the unavoidable work of one complete transaction
+// with cfg.Documents digests signed by a cfg.KeyAlgorithm key; Close releases it.
+func NewMeter(ctx context.Context, cfg LimitConfig) (*Meter, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("measure limit: no scratch directory")
 	}
 	cfg.defaults()
-	keyAlg, documents, poll, dir, each := cfg.KeyAlgorithm, cfg.Documents, cfg.Poll, cfg.Dir, cfg.Each
-	cores := runtime.GOMAXPROCS(0)
-	deviceSigs, roundTrips := 2.0, 3.0 // a device on its event stream has the session already
-	if poll {
-		deviceSigs, roundTrips = 3, 4 // a polling device fetches it with a signed request
+	m := &Meter{cfg: cfg, deviceSigs: 2, roundTrips: 3} // a device on its event stream has the session already
+	if cfg.Poll {
+		m.deviceSigs, m.roundTrips = 3, 4 // a polling device fetches it with a signed request
 	}
+	var err error
+	if m.dk, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+		return nil, err
+	}
+	digest := sha256.Sum256([]byte("challenge"))
+	m.digest = digest[:]
+	if m.dsig, err = ecdsa.SignASN1(rand.Reader, m.dk, m.digest); err != nil {
+		return nil, err
+	}
+
+	master, _, err := keystore.OpenLocalMaster(filepath.Join(cfg.Dir, "limit-master.json"))
+	if err != nil {
+		return nil, err
+	}
+	kek, _, _, err := keystore.OpenKEK(filepath.Join(cfg.Dir, "limit-kek.json"), master)
+	if err != nil {
+		return nil, err
+	}
+	ks := keystore.New(kek)
+	wrapped, pub, err := ks.GenerateKey(ctx, signing.KeyAlgorithm(cfg.KeyAlgorithm), "cred", "usr")
+	if err != nil {
+		return nil, err
+	}
+	signer, err := ks.Signer(ctx, wrapped, "cred", "usr", pub)
+	if err != nil {
+		return nil, err
+	}
+	m.signer = signer.(signing.MultiSigner)
+	m.digests = make([][]byte, cfg.Documents)
+	for i := range m.digests {
+		m.digests[i] = m.digest
+	}
+	m.alg = "ECDSA"
+	if signing.KeyAlgorithm(cfg.KeyAlgorithm).IsRSA() {
+		m.alg = "RSASSA-PSS"
+	}
+	m.opts = signingOpts(m.alg)
+	m.cert = &x509.Certificate{PublicKey: pub}
+	sigs, err := m.signer.SignDigests(m.digests[:1], m.opts)
+	if err != nil {
+		return nil, err
+	}
+	m.sig = sigs[0]
+
+	if m.st, err = boltstore.Open(filepath.Join(cfg.Dir, "limit.db"), boltstore.Options{}); err != nil {
+		return nil, err
+	}
+	if err := m.setUpWriters(ctx); err != nil {
+		m.Close()
+		return nil, err
+	}
+
+	m.peer, m.where = cfg.Peer, "between two processes"
+	if m.peer == "" {
+		m.srv = httptest.NewServer(MinimalHandler())
+		m.peer, m.where = m.srv.URL, "inside one process"
+	}
+	m.hc = httpClient(64)
+	return m, nil
+}
+
+// Close releases what the meter set up.
+func (m *Meter) Close() error {
+	if m.hc != nil {
+		m.hc.CloseIdleConnections()
+	}
+	if m.srv != nil {
+		m.srv.Close()
+	}
+	return m.st.Close()
+}
+
+// setUpWriters creates the user and, for each concurrency of writerCounts, a session per
+// writer, which the write measurements update.
+func (m *Meter) setUpWriters(ctx context.Context) error {
+	if err := m.st.CreateUser(ctx, &signing.User{ID: "usr", NationalID: "1", DisplayName: "x"}, signing.AuditRecord{}); err != nil {
+		return err
+	}
+	for _, writers := range writerCounts {
+		var created sync.WaitGroup
+		var createErr atomic.Value
+		for i := range writers { // concurrently, so the setup itself is grouped
+			created.Go(func() {
+				s := &signing.Session{ID: writerSession(writers, i), UserID: "usr", State: signing.StatePending, CreatedAt: time.Now(),
+					ExpiresAt: time.Now().Add(time.Hour), Documents: []signing.Document{{Label: "a", Hash: m.digest}}}
+				if _, _, err := m.st.CreateSession(ctx, s, signing.CreateSessionOptions{}, signing.AuditRecord{}); err != nil {
+					createErr.Store(err)
+				}
+			})
+		}
+		created.Wait()
+		if err, _ := createErr.Load().(error); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writerSession(writers, i int) string { return fmt.Sprint("ses_", writers, "_", i) }
+
+// measureWrites measures durable session updates (each with its audit record) by writers
+// goroutines, each on its own session.
+func (m *Meter) measureWrites(ctx context.Context, writers int) (float64, error) {
+	var next atomic.Int64
+	return measure(m.cfg.Each, writers, func() error {
+		id := writerSession(writers, int(next.Add(1)%int64(writers)))
+		_, err := m.st.UpdateSession(ctx, id, func(cur *signing.Session) (signing.AuditRecord, error) {
+			cur.CompletedAt = time.Now()
+			return signing.AuditRecord{Time: time.Now(), Actor: "bench", Action: "session.touched", Subject: id}, nil
+		})
+		return err
+	})
+}
+
+// MeasureLimit measures the limit once (a Meter used once).
+func MeasureLimit(ctx context.Context, cfg LimitConfig) (*Limit, error) {
+	m, err := NewMeter(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	return m.Measure(ctx)
+}
+
+// Measure measures, each part for cfg.Each with every core, the unavoidable work of one
+// complete transaction, everything that runs on this machine during a bench: on the server
+// the device-signature verifications (the decision request and the decision; with poll
+// also the fetch request), one key unwrap + parse + signing of the documents (and the
+// server's check of the signatures), 3 durable store writes at the store's best grouping;
+// on the device the same signatures; on the relying party one verification per document;
+// the minimal HTTP round trips on loopback (create, long-poll answer, decision; with poll
+// also the fetch); and, for a device on its event stream, the event that brings it the
+// request.
+func (m *Meter) Measure(ctx context.Context) (*Limit, error) {
+	each, cores := m.cfg.Each, runtime.GOMAXPROCS(0)
 	lim := &Limit{}
 	add := func(name string, per float64, ops float64) {
 		lim.Components = append(lim.Components, Component{Name: name, PerTransaction: per, OpsPerSecond: ops, MsPerTx: per / ops * 1000})
 	}
 
 	// Device signature verification.
-	dk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	digest := sha256.Sum256([]byte("challenge"))
-	dsig, _ := ecdsa.SignASN1(rand.Reader, dk, digest[:])
 	ops, err := measure(each, cores, func() error {
-		if !ecdsa.VerifyASN1(&dk.PublicKey, digest[:], dsig) {
+		if !ecdsa.VerifyASN1(&m.dk.PublicKey, m.digest, m.dsig) {
 			return fmt.Errorf("verify failed")
 		}
 		return nil
@@ -201,52 +321,27 @@ func MeasureLimit(ctx context.Context, cfg LimitConfig) (*Limit, error) {
 	if err != nil {
 		return nil, err
 	}
-	add("server: device signature verify (ECDSA P-256)", deviceSigs, ops)
+	add("server: device signature verify (ECDSA P-256)", m.deviceSigs, ops)
 
 	// The device's signatures. The simulated devices make them on this machine, as real
 	// phones would elsewhere.
 	ops, err = measure(each, cores, func() error {
-		_, err := ecdsa.SignASN1(rand.Reader, dk, digest[:])
+		_, err := ecdsa.SignASN1(rand.Reader, m.dk, m.digest)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	add("device: request and decision signatures (ECDSA P-256 sign)", deviceSigs, ops)
+	add("device: request and decision signatures (ECDSA P-256 sign)", m.deviceSigs, ops)
 
 	// Key unwrap, parse, user signature, and the server's check of it.
-	master, _, err := keystore.OpenLocalMaster(filepath.Join(dir, "limit-master.json"))
-	if err != nil {
-		return nil, err
-	}
-	kek, _, _, err := keystore.OpenKEK(filepath.Join(dir, "limit-kek.json"), master)
-	if err != nil {
-		return nil, err
-	}
-	ks := keystore.New(kek)
-	wrapped, pub, err := ks.GenerateKey(ctx, signing.KeyAlgorithm(keyAlg), "cred", "usr")
-	if err != nil {
-		return nil, err
-	}
-	signer, _ := ks.Signer(ctx, wrapped, "cred", "usr", pub)
-	ms := signer.(signing.MultiSigner)
-	digests := make([][]byte, documents)
-	for i := range digests {
-		digests[i] = digest[:]
-	}
-	alg := "ECDSA"
-	if signing.KeyAlgorithm(keyAlg).IsRSA() {
-		alg = "RSASSA-PSS"
-	}
-	opts := signingOpts(alg)
-	cert := &x509.Certificate{PublicKey: pub}
 	ops, err = measure(each, cores, func() error {
-		sigs, err := ms.SignDigests(digests, opts)
+		sigs, err := m.signer.SignDigests(m.digests, m.opts)
 		if err != nil {
 			return err
 		}
 		for _, s := range sigs {
-			if err := verify(cert, alg, digest[:], s); err != nil {
+			if err := verify(m.cert, m.alg, m.digest, s); err != nil {
 				return err
 			}
 		}
@@ -255,33 +350,21 @@ func MeasureLimit(ctx context.Context, cfg LimitConfig) (*Limit, error) {
 	if err != nil {
 		return nil, err
 	}
-	add(fmt.Sprintf("server: key unwrap + parse + %d %s signature(s) + check", documents, keyAlg), 1, ops)
+	add(fmt.Sprintf("server: key unwrap + parse + %d %s signature(s) + check", m.cfg.Documents, m.cfg.KeyAlgorithm), 1, ops)
 
 	// The relying party's check of what it receives (the bench verifies every signature).
-	sigs, err := ms.SignDigests(digests[:1], opts)
+	ops, err = measure(each, cores, func() error { return verify(m.cert, m.alg, m.digest, m.sig) })
 	if err != nil {
 		return nil, err
 	}
-	ops, err = measure(each, cores, func() error { return verify(cert, alg, digest[:], sigs[0]) })
-	if err != nil {
-		return nil, err
-	}
-	add("relying party: signature verify", float64(documents), ops)
+	add("relying party: signature verify", float64(m.cfg.Documents), ops)
 
 	// Durable writes at the store's best grouping: the more writers wait, the more one
 	// commit (and its fsyncs) carries, until the CPU is the bound. The best of a few
 	// concurrencies is the limit.
-	st, err := boltstore.Open(filepath.Join(dir, "limit.db"), boltstore.Options{})
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	if err := st.CreateUser(ctx, &signing.User{ID: "usr", NationalID: "1", DisplayName: "x"}, signing.AuditRecord{}); err != nil {
-		return nil, err
-	}
 	best := 0.0
-	for _, writers := range []int{128, 512, 2048} {
-		if ops, err = measureWrites(ctx, st, writers, each, digest[:]); err != nil {
+	for _, writers := range writerCounts {
+		if ops, err = m.measureWrites(ctx, writers); err != nil {
 			return nil, err
 		}
 		best = max(best, ops)
@@ -290,18 +373,8 @@ func MeasureLimit(ctx context.Context, cfg LimitConfig) (*Limit, error) {
 
 	// Minimal HTTP round trip on loopback with keep-alive, to another process when there
 	// is one.
-	peer, where := cfg.Peer, "inside one process"
-	if peer == "" {
-		srv := httptest.NewServer(MinimalHandler())
-		defer srv.Close()
-		peer = srv.URL
-	} else {
-		where = "between two processes"
-	}
-	hc := httpClient(64)
-	defer hc.CloseIdleConnections()
 	ops, err = measure(each, 64, func() error {
-		resp, err := hc.Get(peer)
+		resp, err := m.hc.Get(m.peer)
 		if err != nil {
 			return err
 		}
@@ -317,13 +390,13 @@ func MeasureLimit(ctx context.Context, cfg LimitConfig) (*Limit, error) {
 	if err != nil {
 		return nil, err
 	}
-	add("HTTP round trip, both ends (loopback, keep-alive, "+where+")", roundTrips, ops)
+	add("HTTP round trip, both ends (loopback, keep-alive, "+m.where+")", m.roundTrips, ops)
 
 	// The request reaching a device that follows its event stream: one event written and
 	// flushed by the server, read and parsed by the device. A polling device fetches the
 	// request instead, a round trip counted above. Measured inside this process, whose two
 	// ends pace every event through a channel so that none shares a read with the next.
-	if !poll {
+	if !m.cfg.Poll {
 		if ops, err = measureEvents(each, 64); err != nil {
 			return nil, err
 		}

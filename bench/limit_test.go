@@ -42,3 +42,29 @@ func TestMeasureLimitNeedsAScratchDirectory(t *testing.T) {
 		t.Fatal("a limit measured without a scratch directory would write its store and keys into the working directory")
 	}
 }
+
+// TestMeterMeasuresAgain: a meter set up once measures as often as asked, on the same
+// keys and store, every part each time.
+func TestMeterMeasuresAgain(t *testing.T) {
+	m, err := NewMeter(context.Background(), LimitConfig{Dir: t.TempDir(), Each: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var parts []int
+	for range 2 {
+		lim, err := m.Measure(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range lim.Components {
+			if c.OpsPerSecond <= 0 {
+				t.Fatalf("component %+v", c)
+			}
+		}
+		parts = append(parts, len(lim.Components))
+	}
+	if parts[0] != 7 || parts[1] != 7 {
+		t.Fatalf("%v components in the two measurements, want 7 each", parts)
+	}
+}

@@ -118,20 +118,24 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *requests == 0 {
 		measurements = *limitCount
 	}
+	dir, err := os.MkdirTemp("", "kyso-bench-limit-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	// A shared machine's speed drifts, by a tenth over seconds: the limit is measured before
+	// the run, between its parts and after it, each time for a share of 0.8 s per component,
+	// and averaged, so that the ratio compares the run with the machine as it was meanwhile.
+	meter, err := bench.NewMeter(ctx, bench.LimitConfig{KeyAlgorithm: *key, Documents: *docs, Poll: *poll, Dir: dir, Peer: peer.url,
+		Each: max(100*time.Millisecond, 800*time.Millisecond/time.Duration(measurements))})
+	if err != nil {
+		return fmt.Errorf("measure limit: %w", err)
+	}
+	defer meter.Close()
 	var limits []*bench.Limit
-	// measureLimit measures the limit once more. A shared machine's speed drifts, by a tenth
-	// over seconds: the limit is measured before the run, between its parts and after it,
-	// each time for a share of 0.8 s per component, and averaged, so that the ratio compares
-	// the run with the machine as it was meanwhile.
 	measureLimit := func() error {
 		logf("measuring this machine's limit for %s with %d document(s) (%d of %d)", *key, *docs, len(limits)+1, measurements)
-		dir, err := os.MkdirTemp("", "kyso-bench-limit-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		lim, err := bench.MeasureLimit(ctx, bench.LimitConfig{KeyAlgorithm: *key, Documents: *docs, Poll: *poll, Dir: dir, Peer: peer.url,
-			Each: max(100*time.Millisecond, 800*time.Millisecond/time.Duration(measurements))})
+		lim, err := meter.Measure(ctx)
 		if err != nil {
 			return fmt.Errorf("measure limit: %w", err)
 		}
@@ -331,6 +335,8 @@ func startBenchPeer(ctx context.Context, stderr io.Writer) (*benchPeer, error) {
 	case p.url = <-url:
 	case <-time.After(10 * time.Second):
 	case <-ctx.Done():
+		p.stop()
+		return nil, ctx.Err()
 	}
 	if !strings.HasPrefix(p.url, "http://") {
 		p.stop()
