@@ -242,7 +242,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	undo, batch := applyLoadSettings(cfg, cfg.Logf)
 	var started, completed atomic.Int64
 	markNow := func() runMark { return runMark{at: time.Now(), completed: completed.Load(), use: readUsage(cfg.PID)} }
-	first := markNow()
+	var first runMark // a run by request count counts from its start
+	if cfg.Requests > 0 {
+		first = markNow()
+	}
 	var wg sync.WaitGroup
 	for w := range cfg.Workers {
 		wg.Go(func() {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -47,4 +48,34 @@ func TestGatePauseIsBounded(t *testing.T) {
 	default:
 	}
 	g.resume()
+}
+
+// TestPartWarmUpWaitsForTheWorkers: a part's warm-up lasts a tenth of it, or until as many
+// transactions have completed as there are workers, but no longer than half the part.
+func TestPartWarmUpWaitsForTheWorkers(t *testing.T) {
+	const part = 400 * time.Millisecond // a tenth: 40 ms
+	for _, c := range []struct {
+		name     string
+		every    time.Duration // one completion per
+		min, max time.Duration
+	}{
+		{"ten completions after 100 ms", 10 * time.Millisecond, 95 * time.Millisecond, 150 * time.Millisecond},
+		{"no completions: half the part", time.Hour, part / 2, part/2 + 50*time.Millisecond},
+	} {
+		start := time.Now()
+		markNow := func() runMark {
+			now := time.Now()
+			return runMark{at: now, completed: int64(now.Sub(start) / c.every)}
+		}
+		counted, err := countParts(context.Background(), part, 1, 10, markNow, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := time.Duration(counted.warmUp * float64(time.Second)); w < c.min || w > c.max {
+			t.Errorf("%s: warm-up %v, want %v – %v", c.name, w, c.min, c.max)
+		}
+		if got := time.Duration((counted.seconds + counted.warmUp) * float64(time.Second)); got < part-5*time.Millisecond || got > part+50*time.Millisecond {
+			t.Errorf("%s: the part lasted %v, want %v", c.name, got, part)
+		}
+	}
 }
