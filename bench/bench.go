@@ -316,7 +316,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if n > 0 {
 		rep.TransactionsPerSecond = float64(n) / counted.seconds
 	}
-	rep.setUsage(n, usage{}, counted.use, cfg.PID != 0)
+	rep.setUsage(n, counted.use, cfg.PID != 0)
 	for stage, ds := range rec.stages {
 		rep.StagesMs[stage] = summarize(ds)
 	}
@@ -478,10 +478,17 @@ type runMark struct {
 	use       usage
 }
 
-// usage is what the run is charged with, read before and after it.
+// usage is what the run is charged with: read at a moment (the totals so far), or what
+// was used between two such readings.
 type usage struct {
 	serverCPU, selfCPU float64 // seconds
 	busy, total        float64 // the machine's CPU ticks
+}
+
+// plus adds to u what was used from from to to.
+func (u usage) plus(from, to usage) usage {
+	return usage{serverCPU: u.serverCPU + to.serverCPU - from.serverCPU, selfCPU: u.selfCPU + to.selfCPU - from.selfCPU,
+		busy: u.busy + to.busy - from.busy, total: u.total + to.total - from.total}
 }
 
 // runSpan adds up the counted spans of a run: their transactions, seconds and usage.
@@ -500,10 +507,7 @@ func (s *runSpan) add(from, to runMark) {
 	}
 	s.completed += n
 	s.seconds += secs
-	s.use.serverCPU += to.use.serverCPU - from.use.serverCPU
-	s.use.selfCPU += to.use.selfCPU - from.use.selfCPU
-	s.use.busy += to.use.busy - from.use.busy
-	s.use.total += to.use.total - from.use.total
+	s.use = s.use.plus(from.use, to.use)
 }
 
 func readUsage(pid int) usage {
@@ -514,17 +518,17 @@ func readUsage(pid int) usage {
 	return u
 }
 
-// setUsage sets the per-transaction CPU figures (zero without transactions, and the
-// server's without its process) and the machine's busy share.
-func (r *Report) setUsage(n int, before, after usage, haveServer bool) {
+// setUsage sets, from what n transactions used, the per-transaction CPU figures (zero
+// without transactions, and the server's without its process) and the machine's busy share.
+func (r *Report) setUsage(n int, used usage, haveServer bool) {
 	if n > 0 {
-		r.LoadCPUSecondsPerTransaction = (after.selfCPU - before.selfCPU) / float64(n)
+		r.LoadCPUSecondsPerTransaction = used.selfCPU / float64(n)
 		if haveServer {
-			r.CPUSecondsPerTransaction = (after.serverCPU - before.serverCPU) / float64(n)
+			r.CPUSecondsPerTransaction = used.serverCPU / float64(n)
 		}
 	}
-	if after.total > before.total {
-		r.MachineBusy = (after.busy - before.busy) / (after.total - before.total)
+	if used.total > 0 {
+		r.MachineBusy = used.busy / used.total
 	}
 }
 

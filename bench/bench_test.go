@@ -10,17 +10,24 @@ func TestUsageFigures(t *testing.T) {
 	before := usage{serverCPU: 10, selfCPU: 4, busy: 100, total: 200}
 	after := usage{serverCPU: 12, selfCPU: 5, busy: 250, total: 400}
 	var r Report
-	r.setUsage(1000, before, after, true)
+	r.setUsage(1000, usage{}.plus(before, after), true)
 	if r.CPUSecondsPerTransaction != 0.002 || r.LoadCPUSecondsPerTransaction != 0.001 || r.MachineBusy != 0.75 {
 		t.Fatalf("figures %+v", r)
 	}
+	// Two spans with a pause between them: what the pause used is not charged.
+	pauseStart, pauseEnd := usage{serverCPU: 11, selfCPU: 4.5, busy: 150, total: 250}, usage{serverCPU: 20, selfCPU: 9, busy: 300, total: 350}
+	late := usage{serverCPU: 21, selfCPU: 9.5, busy: 400, total: 500}
+	two := usage{}.plus(before, pauseStart).plus(pauseEnd, late)
+	if one := (usage{}).plus(before, after); two != one {
+		t.Fatalf("two spans used %+v, want %+v", two, one)
+	}
 	var empty Report // nothing completed, no server process, no clock tick: all zero, never NaN
-	empty.setUsage(0, before, before, true)
+	empty.setUsage(0, usage{}.plus(before, before), true)
 	if empty.CPUSecondsPerTransaction != 0 || empty.LoadCPUSecondsPerTransaction != 0 || empty.MachineBusy != 0 {
 		t.Fatalf("empty run %+v", empty)
 	}
 	var remote Report
-	remote.setUsage(1000, before, after, false)
+	remote.setUsage(1000, usage{}.plus(before, after), false)
 	if remote.CPUSecondsPerTransaction != 0 || remote.LoadCPUSecondsPerTransaction == 0 {
 		t.Fatalf("without a server process %+v", remote)
 	}
