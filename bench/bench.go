@@ -275,7 +275,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var counted runSpan
 	var betweenErr error
 	if cfg.Requests == 0 {
-		counted, betweenErr = countParts(runCtx, cfg.Duration, parts, cfg.Workers, markNow, func() error {
+		counted, betweenErr = countParts(runCtx, cfg.Duration, parts, cfg.Workers, markNow, completed.Load, func() error {
 			if !g.pauseWithin(drainTimeout, stop) {
 				g.resume()
 				return fmt.Errorf("bench: transactions under way had not ended %v into a pause between the run's parts", drainTimeout)
@@ -333,7 +333,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // slower machine takes longer), but no more than half of it. At its end, the transactions
 // under way finish uncounted, in the pause. Between the two marks the part holds work under
 // way at both ends, as a steady state does, and neither end is charged to it.
-func countParts(ctx context.Context, d time.Duration, parts, workers int, markNow func() runMark, pause func() error) (runSpan, error) {
+//
+// markNow reads the run's state, /proc included; completedNow only the completions, which
+// the warm-up watches.
+func countParts(ctx context.Context, d time.Duration, parts, workers int, markNow func() runMark, completedNow func() int64, pause func() error) (runSpan, error) {
 	var counted runSpan
 	part := d / time.Duration(parts)
 	for p := range parts {
@@ -342,19 +345,19 @@ func countParts(ctx context.Context, d time.Duration, parts, workers int, markNo
 				return counted, err
 			}
 		}
-		start := markNow()
+		start := time.Now()
+		startCompleted := completedNow()
 		if !sleep(ctx, warmUp(part)) {
 			return counted, nil
 		}
-		from := markNow()
-		for from.completed-start.completed < int64(workers) && from.at.Sub(start.at) < part/2 {
+		for completedNow()-startCompleted < int64(workers) && time.Since(start) < part/2 {
 			if !sleep(ctx, 5*time.Millisecond) {
 				return counted, nil
 			}
-			from = markNow()
 		}
-		counted.warmUp += from.at.Sub(start.at).Seconds()
-		sleep(ctx, part-from.at.Sub(start.at))
+		from := markNow()
+		counted.warmUp += from.at.Sub(start).Seconds()
+		sleep(ctx, part-from.at.Sub(start))
 		counted.add(from, markNow())
 		if ctx.Err() != nil {
 			return counted, nil

@@ -70,11 +70,9 @@ func TestPartWarmUpWaitsForTheWorkers(t *testing.T) {
 		{"no completions: half the part", time.Hour, part / 2, part/2 + 50*time.Millisecond},
 	} {
 		start := time.Now()
-		markNow := func() runMark {
-			now := time.Now()
-			return runMark{at: now, completed: int64(now.Sub(start) / c.every)}
-		}
-		counted, err := countParts(context.Background(), part, 1, 10, markNow, nil)
+		completedNow := func() int64 { return int64(time.Since(start) / c.every) }
+		markNow := func() runMark { return runMark{at: time.Now(), completed: completedNow()} }
+		counted, err := countParts(context.Background(), part, 1, 10, markNow, completedNow, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
