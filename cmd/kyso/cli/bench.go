@@ -325,24 +325,42 @@ func startBenchPeer(ctx context.Context, stderr io.Writer) (*benchPeer, error) {
 		return nil, fmt.Errorf("start the bench's HTTP peer: %w", err)
 	}
 	p := &benchPeer{cmd: cmd, stdin: stdin}
-	url := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		url <- strings.TrimSpace(line)
-		io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case p.url = <-url:
-	case <-time.After(10 * time.Second):
-	case <-ctx.Done():
+	if p.url, err = readPeerURL(ctx, stdout, 10*time.Second); err != nil {
 		p.stop()
-		return nil, ctx.Err()
-	}
-	if !strings.HasPrefix(p.url, "http://") {
-		p.stop()
-		return nil, errors.New("the minimal HTTP server that the limit's round trips are measured against (kyso bench --serve-peer) did not start within 10 s")
+		return nil, err
 	}
 	return p, nil
+}
+
+// readPeerURL reads the address a kyso bench --serve-peer prints on its first line, and
+// then the rest of its output. It says which of the ways it can fail happened: the peer
+// ended without an address (its reason is on the standard error), printed something else,
+// or printed nothing within timeout.
+func readPeerURL(ctx context.Context, stdout io.Reader, timeout time.Duration) (string, error) {
+	const what = "the minimal HTTP server that the limit's round trips are measured against (kyso bench --serve-peer)"
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(stdout).ReadString('\n')
+		line <- strings.TrimSpace(l)
+		io.Copy(io.Discard, stdout)
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case l := <-line:
+		switch {
+		case strings.HasPrefix(l, "http://"):
+			return l, nil
+		case l == "":
+			return "", fmt.Errorf("%s ended before it printed its address", what)
+		default:
+			return "", fmt.Errorf("%s printed %q instead of its address", what, l)
+		}
+	case <-t.C:
+		return "", fmt.Errorf("%s did not print its address within %v", what, timeout)
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
 
 // stop closes the peer's standard input, which ends it, and kills it if it lingers.
