@@ -126,6 +126,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// A shared machine's speed drifts, by a tenth over seconds: the limit is measured before
 	// the run, between its parts and after it, each time for a share of 0.8 s per component,
 	// and averaged, so that the ratio compares the run with the machine as it was meanwhile.
+	logf("setting up the limit's measurements: one %s key, a store and its sessions", *key)
 	meter, err := bench.NewMeter(ctx, bench.LimitConfig{KeyAlgorithm: *key, Documents: *docs, Poll: *poll, Dir: dir, Peer: peer.url,
 		Each: max(100*time.Millisecond, 800*time.Millisecond/time.Duration(measurements))})
 	if err != nil {
