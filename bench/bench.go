@@ -93,6 +93,9 @@ type Report struct {
 	// PartsTransactionsPerSecond the rate of each.
 	Parts                      int       `json:"parts"`
 	PartsTransactionsPerSecond []float64 `json:"partsTransactionsPerSecond"`
+	// PartsRatio is each part's ratio, against the limit measured on either side of it (a
+	// run in parts with the limit measured between them; see PartRatios).
+	PartsRatio []float64 `json:"partsRatio,omitempty"`
 	// WarmUpSeconds is how much of the parts' starts was not counted (a run by duration; the
 	// latencies include it).
 	WarmUpSeconds              float64            `json:"warmUpSeconds"`

@@ -98,6 +98,23 @@ func Average(limits ...*Limit) *Limit {
 	return out
 }
 
+// PartRatios compares each part of a run with the limit measured on either side of it:
+// rates[i] (transactions per second) against the average of limits[i] and limits[i+1].
+// The spread shows how far one part's ratio strays from the run's on a machine whose speed
+// drifts. Nil unless there is one limit more than there are parts, measured between them.
+func PartRatios(rates []float64, limits []*Limit) []float64 {
+	if len(rates) < 2 || len(limits) != len(rates)+1 {
+		return nil
+	}
+	out := make([]float64, len(rates))
+	for i, r := range rates {
+		if l := Average(limits[i], limits[i+1]).TransactionsPerSecond; l > 0 {
+			out[i] = r / l
+		}
+	}
+	return out
+}
+
 // total sets TransactionsPerSecond from the components.
 func (l *Limit) total() {
 	var msPerTx float64

@@ -27,6 +27,31 @@ func TestAverageOfLimits(t *testing.T) {
 	}
 }
 
+// TestPartRatios: each part is compared with the limits measured on either side of it,
+// not with the run's average.
+func TestPartRatios(t *testing.T) {
+	at := func(ops float64) *Limit { // one component, one per transaction: ops tx/s
+		l := &Limit{Components: []Component{{Name: "x", PerTransaction: 1, OpsPerSecond: ops, MsPerTx: 1000 / ops}}}
+		l.total()
+		return l
+	}
+	got := PartRatios([]float64{800, 600}, []*Limit{at(1000), at(1000), at(500)})
+	if len(got) != 2 || math.Abs(got[0]-0.8) > 1e-9 || math.Abs(got[1]-0.8) > 1e-9 {
+		t.Fatalf("ratios %v, want 0.8 and 0.8 (600 against the 750 on either side of the second part)", got)
+	}
+	for _, c := range []struct {
+		rates  []float64
+		limits []*Limit
+	}{
+		{[]float64{800}, []*Limit{at(1000), at(1000)}},      // one part: its ratio is the run's
+		{[]float64{800, 600}, []*Limit{at(1000), at(1000)}}, // not measured between the parts
+	} {
+		if got := PartRatios(c.rates, c.limits); got != nil {
+			t.Fatalf("PartRatios(%v, %d limits) = %v, want nil", c.rates, len(c.limits), got)
+		}
+	}
+}
+
 func TestMeasureEvents(t *testing.T) {
 	ops, err := measureEvents(50*time.Millisecond, 4)
 	if err != nil {

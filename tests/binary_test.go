@@ -78,6 +78,7 @@ func TestKysoBenchCommand(t *testing.T) {
 		KeyAlgorithm                 string
 		DocumentsPerSession          int
 		Parts                        int
+		PartsRatio                   []float64
 		Limit                        struct {
 			Components   []struct{ Name string }
 			Measurements int
@@ -92,6 +93,9 @@ func TestKysoBenchCommand(t *testing.T) {
 	if r.CPUSecondsPerTransaction <= 0 || r.LoadCPUSecondsPerTransaction <= 0 || r.MachineBusy <= 0 || r.MachineBusy > 1 ||
 		r.PeakRSSBytes <= 0 || r.LimitTransactionsPerSecond <= 0 || r.Ratio <= 0 || r.LatencyMs.Max <= 0 {
 		t.Fatalf("figures missing: %+v", r)
+	}
+	if len(r.PartsRatio) != 2 || r.PartsRatio[0] <= 0 || r.PartsRatio[1] <= 0 {
+		t.Fatalf("ratios by part %v, want one for each of the two parts", r.PartsRatio)
 	}
 	// The limit's round trips go to a peer in a process of its own, as the run's do.
 	var twoProcesses bool

@@ -175,6 +175,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if limit.TransactionsPerSecond > 0 {
 		rep.Ratio = rep.TransactionsPerSecond / limit.TransactionsPerSecond
 	}
+	rep.PartsRatio = bench.PartRatios(rep.PartsTransactionsPerSecond, limits)
 	if *asJSON {
 		if err := printJSON(stdout, rep); err != nil {
 			return err
@@ -228,6 +229,13 @@ func printReport(w io.Writer, r *bench.Report) {
 			rates[i] = fmt.Sprintf("%.0f", x)
 		}
 		fmt.Fprintf(tw, "transactions/s by part\t%s\t\n", strings.Join(rates, ", "))
+	}
+	if len(r.PartsRatio) > 0 {
+		ratios := make([]string, len(r.PartsRatio))
+		for i, x := range r.PartsRatio {
+			ratios[i] = fmt.Sprintf("%.2f", x)
+		}
+		fmt.Fprintf(tw, "ratio by part\t%s\t(each against the limit measured on either side of it)\n", strings.Join(ratios, ", "))
 	}
 	fmt.Fprintf(tw, "server CPU per transaction\t%.2f ms\t\n", r.CPUSecondsPerTransaction*1000)
 	sched := ""
