@@ -134,14 +134,20 @@ func TestKysoBenchServerDiesWithIt(t *testing.T) {
 	}
 	server, _ := os.FindProcess(pid)
 	defer server.Kill() // if the test fails
-	// The bench cannot remove its server's scratch directory when it is killed: the test does.
+	// The bench cannot remove its scratch directory when it is killed: the next bench does,
+	// as its owner record says who made it (TestSweepScratch); here the test does.
+	scratch := ""
 	if args, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
 		a := strings.Split(string(args), "\x00")
 		for i := range len(a) - 1 {
 			if dir := filepath.Dir(a[i+1]); a[i] == "--data" && strings.HasPrefix(filepath.Base(dir), "kyso-bench-") {
+				scratch = dir
 				defer os.RemoveAll(dir)
 			}
 		}
+	}
+	if owner, err := os.ReadFile(filepath.Join(scratch, "owner")); err != nil || !strings.HasPrefix(string(owner), fmt.Sprint(cmd.Process.Pid, " ")) {
+		t.Errorf("the server's data directory is not in a scratch directory owned by the bench (pid %d): %q, %v", cmd.Process.Pid, owner, err)
 	}
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)

@@ -68,10 +68,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return serveBenchPeer(stdout)
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
+	sweepScratch(logf)
+	scratch, err := newScratch()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(scratch) // after the server has stopped: deferred before it
 
 	url, token, pid := *server, "", 0
 	if url == "" {
-		child, err := startChild(ctx, stderr, *serverPprof)
+		child, err := startChild(ctx, stderr, *serverPprof, scratch)
 		if err != nil {
 			return err
 		}
@@ -118,16 +124,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *requests == 0 {
 		measurements = *limitCount
 	}
-	dir, err := os.MkdirTemp("", "kyso-bench-limit-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
 	// A shared machine's speed drifts, by a tenth over seconds: the limit is measured before
 	// the run, between its parts and after it, each time for a share of 0.8 s per component,
 	// and averaged, so that the ratio compares the run with the machine as it was meanwhile.
 	logf("setting up the limit's measurements: one %s key, a store and its sessions", *key)
-	meter, err := bench.NewMeter(ctx, bench.LimitConfig{KeyAlgorithm: *key, Documents: *docs, Poll: *poll, Dir: dir, Peer: peer.url,
+	meter, err := bench.NewMeter(ctx, bench.LimitConfig{KeyAlgorithm: *key, Documents: *docs, Poll: *poll, Dir: scratch, Peer: peer.url,
 		Each: max(100*time.Millisecond, 800*time.Millisecond/time.Duration(measurements))})
 	if err != nil {
 		return fmt.Errorf("measure limit: %w", err)
@@ -390,24 +391,19 @@ func waitOrKill(cmd *exec.Cmd, grace time.Duration) {
 	}
 }
 
-// child is a kyso serve started by the bench on a temporary data directory.
+// child is a kyso serve started by the bench on a data directory in its scratch directory.
 type child struct {
 	cmd        *exec.Cmd
-	dir        string
 	url, token string
 	pid        int
 }
 
-func startChild(ctx context.Context, stderr io.Writer, pprofAddr string) (*child, error) {
+func startChild(ctx context.Context, stderr io.Writer, pprofAddr, scratch string) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "kyso-bench-")
-	if err != nil {
-		return nil, err
-	}
-	data := filepath.Join(dir, "data")
+	data := filepath.Join(scratch, "data")
 	args := []string{"serve", "--data", data, "--addr", "127.0.0.1:0",
 		"--rp-rate", "1000000", "--max-pending", "1000000", "--activation-rate", "1000000"}
 	if pprofAddr != "" {
@@ -420,10 +416,9 @@ func startChild(ctx context.Context, stderr io.Writer, pprofAddr string) (*child
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start kyso serve: %w", err)
 	}
-	c := &child{cmd: cmd, dir: dir, pid: cmd.Process.Pid}
+	c := &child{cmd: cmd, pid: cmd.Process.Pid}
 	addr := make(chan string, 1)
 	go func() {
 		// Cheap on purpose: this goroutine shares the machine with the server it measures.
@@ -460,9 +455,8 @@ func startChild(ctx context.Context, stderr io.Writer, pprofAddr string) (*child
 	return c, nil
 }
 
-// stop ends the child gracefully (SIGTERM, then SIGKILL after 20 s) and removes its data.
+// stop ends the child gracefully (SIGTERM, then SIGKILL after 20 s).
 func (c *child) stop() {
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	waitOrKill(c.cmd, 20*time.Second)
-	os.RemoveAll(c.dir)
 }
