@@ -31,6 +31,18 @@ func processCPU(pid int) (float64, error) {
 	return (utime + stime) / clockTicks, nil
 }
 
+// ProcessIdentity is "PID START" for a running process, START being its start time from
+// /proc (which tells it from a later process given the same pid); "" if there is no such
+// process, only its exit status waiting to be collected (a zombie), or no /proc.
+func ProcessIdentity(pid int) string {
+	f, err := statFields(fmt.Sprintf("/proc/%d/stat", pid))
+	// f[0] is field 3 of proc(5), the state; f[19] field 22, the start time.
+	if err != nil || len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return ""
+	}
+	return fmt.Sprintf("%d %s", pid, f[19])
+}
+
 // statFields returns the fields of a /proc stat file (a process's or a thread's) after the
 // command name, which may hold spaces: the first is field 3 of proc(5), the state.
 func statFields(path string) ([]string, error) {

@@ -1,11 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+
+	"github.com/kyso-dev/kyso/bench"
 )
 
 // A bench's scratch directory, in the temporary directory, holds the data directory of the
@@ -23,7 +23,7 @@ func newScratch() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if id := processIdentity(os.Getpid()); id != "" {
+	if id := bench.ProcessIdentity(os.Getpid()); id != "" {
 		if err := os.WriteFile(filepath.Join(dir, scratchOwnerFile), []byte(id+"\n"), 0o600); err != nil {
 			os.RemoveAll(dir)
 			return "", err
@@ -32,32 +32,11 @@ func newScratch() (string, error) {
 	return dir, nil
 }
 
-// processIdentity is "PID START" for a running process, START being its start time from
-// /proc (which tells it from a later process given the same pid); "" if there is no such
-// process, only its exit status waiting to be collected (a zombie), or no /proc.
-func processIdentity(pid int) string {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	// The command name, in parentheses, may hold spaces: count the fields after it. The
-	// start time is field 22; the first after the name is field 3.
-	end := bytes.LastIndexByte(stat, ')')
-	if end < 0 {
-		return ""
-	}
-	f := strings.Fields(string(stat[end+1:]))
-	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
-		return ""
-	}
-	return fmt.Sprintf("%d %s", pid, f[19])
-}
-
 // sweepScratch removes the scratch directories of benches that ended without removing
 // them, and says so. It leaves alone a directory whose maker still runs, one without an
 // owner record, and everything when it cannot tell (no /proc).
 func sweepScratch(logf func(string, ...any)) {
-	if processIdentity(os.Getpid()) == "" {
+	if bench.ProcessIdentity(os.Getpid()) == "" {
 		return
 	}
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), scratchPrefix+"*"))
@@ -74,7 +53,7 @@ func sweepScratch(logf func(string, ...any)) {
 		if n, _ := fmt.Sscanf(string(owner), "%d %s", &pid, &start); n != 2 || pid <= 0 {
 			continue
 		}
-		if processIdentity(pid) == fmt.Sprintf("%d %s", pid, start) {
+		if bench.ProcessIdentity(pid) == fmt.Sprintf("%d %s", pid, start) {
 			continue // its bench still runs
 		}
 		if err := os.RemoveAll(dir); err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kyso-dev/kyso/bench"
 )
 
 // TestSweepScratch: a bench removes the scratch directories whose maker is gone — ended,
@@ -34,7 +36,7 @@ func TestSweepScratch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer zombie.Wait()
-	zombieID := processIdentity(zombie.Process.Pid) // running: cat waits for its input
+	zombieID := bench.ProcessIdentity(zombie.Process.Pid) // running: cat waits for its input
 	stdin.Close()
 	for i := 0; ; i++ {
 		stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", zombie.Process.Pid))
@@ -90,23 +92,5 @@ func TestSweepScratch(t *testing.T) {
 	}
 	if len(said) != len(gone) || !strings.Contains(said[0], "ended without removing it") {
 		t.Errorf("said %q, want a line for each of the %d directories removed", said, len(gone))
-	}
-}
-
-func TestProcessIdentity(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("/proc")
-	}
-	id := processIdentity(os.Getpid())
-	var pid int
-	var start string
-	if n, _ := fmt.Sscanf(id, "%d %s", &pid, &start); n != 2 || pid != os.Getpid() || start == "" {
-		t.Fatalf("identity %q", id)
-	}
-	if again := processIdentity(os.Getpid()); again != id {
-		t.Fatalf("identity %q, then %q", id, again)
-	}
-	if got := processIdentity(-1); got != "" {
-		t.Fatalf("identity of no process: %q", got)
 	}
 }
