@@ -225,18 +225,10 @@ func printReport(w io.Writer, r *bench.Report) {
 	fmt.Fprintf(tw, "transactions\t%d in %.1f s\t%s\n", r.Transactions, r.Seconds, warm)
 	fmt.Fprintf(tw, "transactions/s\t%.1f\t(limit %.1f, ratio %.2f)\n", r.TransactionsPerSecond, r.LimitTransactionsPerSecond, r.Ratio)
 	if len(r.PartsTransactionsPerSecond) > 1 {
-		rates := make([]string, len(r.PartsTransactionsPerSecond))
-		for i, x := range r.PartsTransactionsPerSecond {
-			rates[i] = fmt.Sprintf("%.0f", x)
-		}
-		fmt.Fprintf(tw, "transactions/s by part\t%s\t\n", strings.Join(rates, ", "))
+		fmt.Fprintf(tw, "transactions/s by part\t%s\t\n", joinFigures("%.0f", r.PartsTransactionsPerSecond))
 	}
 	if len(r.PartsRatio) > 0 {
-		ratios := make([]string, len(r.PartsRatio))
-		for i, x := range r.PartsRatio {
-			ratios[i] = fmt.Sprintf("%.2f", x)
-		}
-		fmt.Fprintf(tw, "ratio by part\t%s\t(each against the limit measured on either side of it)\n", strings.Join(ratios, ", "))
+		fmt.Fprintf(tw, "ratio by part\t%s\t(each against the limit measured on either side of it)\n", joinFigures("%.2f", r.PartsRatio))
 	}
 	fmt.Fprintf(tw, "server CPU per transaction\t%.2f ms\t\n", r.CPUSecondsPerTransaction*1000)
 	sched := ""
@@ -267,6 +259,15 @@ func printReport(w io.Writer, r *bench.Report) {
 		fmt.Fprintf(tw, "\nerrors\t%v\t\n", r.Errors)
 	}
 	tw.Flush()
+}
+
+// joinFigures formats each of xs with format, separated by commas.
+func joinFigures(format string, xs []float64) string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = fmt.Sprintf(format, x)
+	}
+	return strings.Join(out, ", ")
 }
 
 // loadHint says when the load generator used nearly all the CPUs it was given: the run may
