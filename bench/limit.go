@@ -39,8 +39,11 @@ type Component struct {
 type Limit struct {
 	Components            []Component `json:"components"`
 	TransactionsPerSecond float64     `json:"transactionsPerSecond"`
-	// Measurements is how many measurements were averaged (see Average).
-	Measurements int `json:"measurements,omitempty"`
+	// Measurements is how many measurements were averaged (see Average), and
+	// MeasuredTransactionsPerSecond each one's limit, in the order they were measured: how
+	// far they differ shows how much the machine's speed drifted during the run.
+	Measurements                  int       `json:"measurements,omitempty"`
+	MeasuredTransactionsPerSecond []float64 `json:"measuredTransactionsPerSecond,omitempty"`
 }
 
 // measure runs op from workers goroutines for d and returns operations per second.
@@ -78,6 +81,9 @@ func measureEach(d time.Duration, workers int, op func(worker int) error) (float
 // halfway (the first and last measurement weigh half as much as those between).
 func Average(limits ...*Limit) *Limit {
 	out := &Limit{Measurements: len(limits)}
+	for _, l := range limits {
+		out.MeasuredTransactionsPerSecond = append(out.MeasuredTransactionsPerSecond, l.TransactionsPerSecond)
+	}
 	weight := func(i int) float64 {
 		if len(limits) > 1 && (i == 0 || i == len(limits)-1) {
 			return 0.5

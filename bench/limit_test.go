@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -27,14 +28,25 @@ func TestAverageOfLimits(t *testing.T) {
 	}
 }
 
+// at is a limit of one component, one per transaction: ops transactions per second.
+func at(ops float64) *Limit {
+	l := &Limit{Components: []Component{{Name: "x", PerTransaction: 1, OpsPerSecond: ops, MsPerTx: 1000 / ops}}}
+	l.total()
+	return l
+}
+
+// TestAverageKeepsEachMeasurement: the average says what each measurement found, in order,
+// so that a report can show how far the machine drifted.
+func TestAverageKeepsEachMeasurement(t *testing.T) {
+	avg := Average(at(800), at(1200), at(1000))
+	if got := avg.MeasuredTransactionsPerSecond; !slices.Equal(got, []float64{800, 1200, 1000}) {
+		t.Fatalf("measured %v, want 800, 1200, 1000", got)
+	}
+}
+
 // TestPartRatios: each part is compared with the limits measured on either side of it,
 // not with the run's average.
 func TestPartRatios(t *testing.T) {
-	at := func(ops float64) *Limit { // one component, one per transaction: ops tx/s
-		l := &Limit{Components: []Component{{Name: "x", PerTransaction: 1, OpsPerSecond: ops, MsPerTx: 1000 / ops}}}
-		l.total()
-		return l
-	}
 	got := PartRatios([]float64{800, 600}, []*Limit{at(1000), at(1000), at(500)})
 	if len(got) != 2 || math.Abs(got[0]-0.8) > 1e-9 || math.Abs(got[1]-0.8) > 1e-9 {
 		t.Fatalf("ratios %v, want 0.8 and 0.8 (600 against the 750 on either side of the second part)", got)

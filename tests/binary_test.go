@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -80,8 +81,9 @@ func TestKysoBenchCommand(t *testing.T) {
 		Parts                        int
 		PartsRatio                   []float64
 		Limit                        struct {
-			Components   []struct{ Name string }
-			Measurements int
+			Components                    []struct{ Name string }
+			Measurements                  int
+			MeasuredTransactionsPerSecond []float64
 		}
 	}
 	if err := json.Unmarshal(out, &r); err != nil {
@@ -96,6 +98,9 @@ func TestKysoBenchCommand(t *testing.T) {
 	}
 	if len(r.PartsRatio) != 2 || r.PartsRatio[0] <= 0 || r.PartsRatio[1] <= 0 {
 		t.Fatalf("ratios by part %v, want one for each of the two parts", r.PartsRatio)
+	}
+	if m := r.Limit.MeasuredTransactionsPerSecond; len(m) != 3 || slices.Min(m) <= 0 {
+		t.Fatalf("limit by measurement %v, want each of the three", m)
 	}
 	// The limit's round trips go to a peer in a process of its own, as the run's do.
 	var twoProcesses bool

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -230,6 +231,10 @@ func printReport(w io.Writer, r *bench.Report) {
 	if len(r.PartsRatio) > 0 {
 		fmt.Fprintf(tw, "ratio by part\t%s\t(each against the limit measured on either side of it)\n", joinFigures("%.2f", r.PartsRatio))
 	}
+	if r.Limit != nil && len(r.Limit.MeasuredTransactionsPerSecond) > 1 {
+		fmt.Fprintf(tw, "limit by measurement\t%s\t(before the run, between its parts, after it)%s\n",
+			joinFigures("%.0f", r.Limit.MeasuredTransactionsPerSecond), driftHint(r.Limit.MeasuredTransactionsPerSecond))
+	}
 	fmt.Fprintf(tw, "server CPU per transaction\t%.2f ms\t\n", r.CPUSecondsPerTransaction*1000)
 	sched := ""
 	if r.LoadBatchScheduling {
@@ -277,6 +282,17 @@ func loadHint(r *bench.Report) string {
 		return "; near its share: raise --load-procs"
 	}
 	return ""
+}
+
+// driftHint says when the limit's measurements differ by more than a fifth: the machine's
+// speed then drifted so much during the run that one run's ratio says little about the
+// build; several runs, compared by their median, say more.
+func driftHint(limits []float64) string {
+	lo, hi := slices.Min(limits), slices.Max(limits)
+	if lo <= 0 || hi/lo <= 1.2 {
+		return ""
+	}
+	return fmt.Sprintf("; they differ by %.0f %%: the machine's speed drifted, so compare builds by the median of several runs", (hi/lo-1)*100)
 }
 
 // busyHint says when a run did not load the machine: its throughput was then partly bound

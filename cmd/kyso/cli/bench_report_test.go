@@ -12,15 +12,23 @@ import (
 func TestPrintReportByPart(t *testing.T) {
 	var out strings.Builder
 	printReport(&out, &bench.Report{KeyAlgorithm: "RSA-2048", DocumentsPerSession: 1, Parts: 3,
-		PartsTransactionsPerSecond: []float64{749.4, 733, 676.6}, PartsRatio: []float64{0.751, 0.9, 0.784}})
-	for _, want := range []string{"749, 733, 677", "0.75, 0.90, 0.78"} {
+		PartsTransactionsPerSecond: []float64{749.4, 733, 676.6}, PartsRatio: []float64{0.751, 0.9, 0.784},
+		Limit: &bench.Limit{Measurements: 4, MeasuredTransactionsPerSecond: []float64{823, 856, 701.4, 1154}}})
+	for _, want := range []string{"749, 733, 677", "0.75, 0.90, 0.78", "823, 856, 701, 1154", "differ by 65 %"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report without %q:\n%s", want, out.String())
 		}
 	}
 	out.Reset()
+	printReport(&out, &bench.Report{KeyAlgorithm: "RSA-2048", DocumentsPerSession: 1, Parts: 2,
+		PartsTransactionsPerSecond: []float64{749, 733}, PartsRatio: []float64{0.8, 0.81},
+		Limit: &bench.Limit{Measurements: 3, MeasuredTransactionsPerSecond: []float64{900, 950, 1000}}})
+	if !strings.Contains(out.String(), "900, 950, 1000") || strings.Contains(out.String(), "differ by") {
+		t.Errorf("measurements within a fifth of each other: listed, without the drift hint:\n%s", out.String())
+	}
+	out.Reset()
 	printReport(&out, &bench.Report{KeyAlgorithm: "EC-P256", DocumentsPerSession: 1, Parts: 1, PartsTransactionsPerSecond: []float64{700}})
-	if strings.Contains(out.String(), "by part") {
+	if strings.Contains(out.String(), "by part") || strings.Contains(out.String(), "by measurement") {
 		t.Errorf("a run in one part reported by part:\n%s", out.String())
 	}
 }
