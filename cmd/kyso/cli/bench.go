@@ -232,8 +232,12 @@ func printReport(w io.Writer, r *bench.Report) {
 		fmt.Fprintf(tw, "ratio by part\t%s\t(each against the limit measured on either side of it)\n", joinFigures("%.2f", r.PartsRatio))
 	}
 	if r.Limit != nil && len(r.Limit.MeasuredTransactionsPerSecond) > 1 {
-		fmt.Fprintf(tw, "limit by measurement\t%s\t(before the run, between its parts, after it)%s\n",
-			joinFigures("%.0f", r.Limit.MeasuredTransactionsPerSecond), driftHint(r.Limit.MeasuredTransactionsPerSecond))
+		when := "(before and after the run)"
+		if r.Parts > 1 {
+			when = "(before the run, between its parts, after it)"
+		}
+		fmt.Fprintf(tw, "limit by measurement\t%s\t%s%s\n",
+			joinFigures("%.0f", r.Limit.MeasuredTransactionsPerSecond), when, driftHint(r.Limit.MeasuredTransactionsPerSecond))
 	}
 	fmt.Fprintf(tw, "server CPU per transaction\t%.2f ms\t\n", r.CPUSecondsPerTransaction*1000)
 	sched := ""

@@ -27,8 +27,9 @@ func TestPrintReportByPart(t *testing.T) {
 		t.Errorf("measurements within a fifth of each other: listed, without the drift hint:\n%s", out.String())
 	}
 	out.Reset()
-	printReport(&out, &bench.Report{KeyAlgorithm: "EC-P256", DocumentsPerSession: 1, Parts: 1, PartsTransactionsPerSecond: []float64{700}})
-	if strings.Contains(out.String(), "by part") || strings.Contains(out.String(), "by measurement") {
-		t.Errorf("a run in one part reported by part:\n%s", out.String())
+	printReport(&out, &bench.Report{KeyAlgorithm: "EC-P256", DocumentsPerSession: 1, Parts: 1, PartsTransactionsPerSecond: []float64{700},
+		Limit: &bench.Limit{Measurements: 2, MeasuredTransactionsPerSecond: []float64{2400, 2500}}})
+	if strings.Contains(out.String(), "by part") || !strings.Contains(out.String(), "2400, 2500") || !strings.Contains(out.String(), "(before and after the run)") {
+		t.Errorf("a run in one part: reported by part, or its two limits not as measured before and after it:\n%s", out.String())
 	}
 }
