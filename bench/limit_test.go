@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,6 +34,30 @@ func at(ops float64) *Limit {
 	l := &Limit{Components: []Component{{Name: "x", PerTransaction: 1, OpsPerSecond: ops, MsPerTx: 1000 / ops}}}
 	l.total()
 	return l
+}
+
+// TestLimitBoundByCapacity: CPU costs add up; a part bound by something else (the store's
+// fsyncs) bounds the limit by its capacity, and only when that is lower.
+func TestLimitBoundByCapacity(t *testing.T) {
+	l := &Limit{Components: []Component{
+		{Name: "cpu", PerTransaction: 1, OpsPerSecond: 1000, MsPerTx: 1},
+		{Name: "writes", PerTransaction: 3, OpsPerSecond: 300_000, MsPerTx: 0.01, CapacityPerSecond: 1500},
+	}}
+	l.total()
+	if l.TransactionsPerSecond != 500 {
+		t.Fatalf("limit %v tx/s, want 500 (1 500 writes a second, 3 per transaction)", l.TransactionsPerSecond)
+	}
+	l.Components[1].CapacityPerSecond = 30_000
+	l.total()
+	if math.Abs(l.TransactionsPerSecond-1000/1.01) > 1e-9 {
+		t.Fatalf("limit %v tx/s, want the CPU's 990", l.TransactionsPerSecond)
+	}
+	// Averaged like the rates: 1 500 and 4 500 a second, weighing the same.
+	a := &Limit{Components: []Component{{Name: "writes", PerTransaction: 3, OpsPerSecond: 300_000, CapacityPerSecond: 1500}}}
+	b := &Limit{Components: []Component{{Name: "writes", PerTransaction: 3, OpsPerSecond: 300_000, CapacityPerSecond: 4500}}}
+	if avg := Average(a, b); avg.Components[0].CapacityPerSecond != 3000 || avg.TransactionsPerSecond != 1000 {
+		t.Fatalf("averaged %+v at %v tx/s, want a capacity of 3 000 and 1 000 tx/s", avg.Components[0], avg.TransactionsPerSecond)
+	}
 }
 
 // TestAverageKeepsEachMeasurement: the average says what each measurement found, in order,
@@ -98,6 +123,12 @@ func TestMeterMeasuresAgain(t *testing.T) {
 			if c.OpsPerSecond <= 0 {
 				t.Fatalf("component %+v", c)
 			}
+		}
+		// The writes cost their CPU, which cannot allow fewer a second than the store did
+		// while it used at most every core; what it did is their capacity.
+		w := lim.Components[4]
+		if !strings.HasPrefix(w.Name, "server: durable store write") || w.CapacityPerSecond <= 0 || w.OpsPerSecond < w.CapacityPerSecond {
+			t.Fatalf("write component %+v: want a capacity, and a CPU-bound rate at least as high", w)
 		}
 		parts = append(parts, len(lim.Components))
 	}

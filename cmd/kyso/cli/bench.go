@@ -262,6 +262,10 @@ func printReport(w io.Writer, r *bench.Report) {
 		fmt.Fprintf(tw, "\nlimit: unavoidable work (measured %d times)\tper tx\tops/s\tms/tx\n", r.Limit.Measurements)
 		for _, c := range r.Limit.Components {
 			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.3f\n", c.Name, c.PerTransaction, c.OpsPerSecond, c.MsPerTx)
+			if c.CapacityPerSecond > 0 {
+				fmt.Fprintf(tw, "  the most it did a second (bound by other than the CPUs: %.0f transactions/s)\t\t%.0f\t\n",
+					c.CapacityPerSecond/c.PerTransaction, c.CapacityPerSecond)
+			}
 		}
 	}
 	if len(r.Errors) > 0 {

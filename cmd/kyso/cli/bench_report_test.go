@@ -13,8 +13,9 @@ func TestPrintReportByPart(t *testing.T) {
 	var out strings.Builder
 	printReport(&out, &bench.Report{KeyAlgorithm: "RSA-2048", DocumentsPerSession: 1, Parts: 3,
 		PartsTransactionsPerSecond: []float64{749.4, 733, 676.6}, PartsRatio: []float64{0.751, 0.9, 0.784},
-		Limit: &bench.Limit{Measurements: 4, MeasuredTransactionsPerSecond: []float64{823, 856, 701.4, 1154}}})
-	for _, want := range []string{"749, 733, 677", "0.75, 0.90, 0.78", "823, 856, 701, 1154", "differ by 65 %"} {
+		Limit: &bench.Limit{Measurements: 4, MeasuredTransactionsPerSecond: []float64{823, 856, 701.4, 1154},
+			Components: []bench.Component{{Name: "writes", PerTransaction: 3, OpsPerSecond: 120_000, MsPerTx: 0.025, CapacityPerSecond: 51_990}}}})
+	for _, want := range []string{"749, 733, 677", "0.75, 0.90, 0.78", "823, 856, 701, 1154", "differ by 65 %", "17330 transactions/s", "51990"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report without %q:\n%s", want, out.String())
 		}
