@@ -95,20 +95,19 @@ func Average(limits ...*Limit) *Limit {
 		}
 		return 1
 	}
-	for i, c := range limits[0].Components {
+	mean := func(of func(*Limit) float64) float64 {
 		sum, weights := 0.0, 0.0
 		for j, l := range limits {
-			sum += weight(j) * l.Components[i].OpsPerSecond
+			sum += weight(j) * of(l)
 			weights += weight(j)
 		}
-		c.OpsPerSecond = sum / weights
+		return sum / weights
+	}
+	for i, c := range limits[0].Components {
+		c.OpsPerSecond = mean(func(l *Limit) float64 { return l.Components[i].OpsPerSecond })
 		c.MsPerTx = c.PerTransaction / c.OpsPerSecond * 1000
 		if c.CapacityPerSecond > 0 {
-			sum = 0
-			for j, l := range limits {
-				sum += weight(j) * l.Components[i].CapacityPerSecond
-			}
-			c.CapacityPerSecond = sum / weights
+			c.CapacityPerSecond = mean(func(l *Limit) float64 { return l.Components[i].CapacityPerSecond })
 		}
 		out.Components = append(out.Components, c)
 	}
