@@ -285,7 +285,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 			defer g.resume()
 			undo()
-			defer func() { undo, _ = applyLoadSettings(cfg, func(string, ...any) {}) }()
+			again := cfg // SCHED_BATCH again only if the run started under it
+			again.BatchScheduling = batch
+			defer func() { undo, batch = applyLoadSettings(again, cfg.Logf) }()
 			if cfg.Between == nil {
 				return nil
 			}
@@ -507,10 +509,11 @@ type runSpan struct {
 
 func (s *runSpan) add(from, to runMark) {
 	n, secs := to.completed-from.completed, to.at.Sub(from.at).Seconds()
-	s.rates = append(s.rates, 0)
+	rate := 0.0
 	if secs > 0 {
-		s.rates[len(s.rates)-1] = float64(n) / secs
+		rate = float64(n) / secs
 	}
+	s.rates = append(s.rates, rate)
 	s.completed += n
 	s.seconds += secs
 	s.use = s.use.plus(from.use, to.use)
