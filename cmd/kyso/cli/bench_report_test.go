@@ -7,8 +7,9 @@ import (
 	"github.com/kyso-dev/kyso/bench"
 )
 
-// TestPrintReportByPart: the text report gives each part's rate and ratio, and leaves both
-// out for a run in one part.
+// TestPrintReportByPart: the text report gives each part's rate and ratio (none for a run in
+// one part), each measurement of the limit with a hint when they differ by more than a
+// fifth, and the store's capacity under its writes.
 func TestPrintReportByPart(t *testing.T) {
 	var out strings.Builder
 	printReport(&out, &bench.Report{KeyAlgorithm: "RSA-2048", DocumentsPerSession: 1, Parts: 3,
