@@ -9,7 +9,7 @@ import (
 
 func TestProcessIdentity(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("/proc")
+		t.Skip("a process's identity is read from /proc, which only Linux has")
 	}
 	id := ProcessIdentity(os.Getpid())
 	var pid int
