@@ -14,36 +14,63 @@ import (
 )
 
 // Writer buffers what is written to it and passes it on in batches. It is safe for
-// concurrent use.
+// concurrent use. The write to the destination happens outside the lock that logging
+// takes: while one batch is being written (a pipe whose reader is slow, a full disk
+// queue), lines keep going into the next batch instead of stalling every request that
+// logs. They wait only when maxBatches batches are queued behind that write, so memory
+// stays bounded. One goroutine writes at a time, so batches keep their order.
 type Writer struct {
 	mu       sync.Mutex
+	done     sync.Cond // signalled when a write to out ends
 	out      io.Writer
 	buf      []byte
+	spare    []byte // the buffer last written, reused for the next batch
 	size     int
 	interval time.Duration
-	timer    *time.Timer // pending flush; nil when the buffer is empty
+	timer    *time.Timer // pending flush; nil when nothing waits for one
 	last     time.Time   // of the last write to out
 	closed   bool
+	writing  bool  // a goroutine is writing to out, outside mu
+	urgent   bool  // what is buffered must be written as soon as that write ends
+	queued   int64 // bytes accepted so far
+	written  int64 // bytes passed to out so far
+	err      error // of the last write to out
 }
+
+// maxBatches is how many buffers' worth of lines may wait behind a write in progress
+// before logging waits for it.
+const maxBatches = 4
 
 // New returns a Writer that writes to out at most interval after each write, or as soon as
 // size bytes are waiting. Close flushes what is left.
 func New(out io.Writer, interval time.Duration, size int) *Writer {
-	return &Writer{out: out, size: size, interval: interval, buf: make([]byte, 0, size)}
+	w := &Writer{out: out, size: size, interval: interval, buf: make([]byte, 0, size)}
+	w.done.L = &w.mu
+	return w
 }
 
 // Write buffers p; it never fails (a failing destination is reported by Flush).
 func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	now := time.Now()
-	if w.closed || w.interval <= 0 || (w.timer == nil && now.Sub(w.last) >= w.interval) {
-		w.last = now
-		return w.out.Write(p)
+	for w.writing && len(w.buf) >= maxBatches*w.size {
+		w.done.Wait()
 	}
+	now := time.Now()
+	atOnce := w.closed || w.interval <= 0 || (w.timer == nil && !w.writing && now.Sub(w.last) >= w.interval)
 	w.buf = append(w.buf, p...)
-	if len(w.buf) >= w.size {
-		return len(p), w.flushLocked()
+	w.queued += int64(len(p))
+	switch {
+	case w.writing:
+		// The goroutine writing now takes this line on if it is due; otherwise the
+		// timer below does.
+		w.urgent = w.urgent || atOnce || len(w.buf) >= w.size
+		if w.urgent {
+			return len(p), nil
+		}
+	case atOnce || len(w.buf) >= w.size:
+		w.writeLocked()
+		return len(p), nil
 	}
 	if w.timer == nil {
 		w.timer = time.AfterFunc(w.interval, func() { _ = w.Flush() })
@@ -51,7 +78,8 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Flush writes everything buffered.
+// Flush writes everything buffered before it was called and returns the error of the
+// last write to the destination, if it failed.
 func (w *Writer) Flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -59,16 +87,44 @@ func (w *Writer) Flush() error {
 }
 
 func (w *Writer) flushLocked() error {
+	target := w.queued
+	for w.writing && w.written < target {
+		w.urgent = true
+		w.done.Wait()
+	}
+	if w.written < target {
+		w.writeLocked()
+	}
+	return w.err
+}
+
+// writeLocked writes the buffer to out with mu released, and goes on with what was logged
+// meanwhile as long as that is due. mu is held on entry and on return, and no other
+// goroutine is writing.
+func (w *Writer) writeLocked() {
 	if w.timer != nil {
 		w.timer.Stop()
 		w.timer = nil
 	}
-	if len(w.buf) == 0 {
-		return nil
+	w.writing = true
+	for len(w.buf) > 0 {
+		batch := w.buf
+		w.buf, w.spare, w.urgent = w.spare[:0], nil, false
+		w.mu.Unlock()
+		_, err := w.out.Write(batch)
+		w.mu.Lock()
+		w.spare, w.err, w.last = batch[:0], err, time.Now()
+		w.written += int64(len(batch))
+		w.done.Broadcast()
+		if !w.urgent && !w.closed && len(w.buf) < w.size {
+			break
+		}
 	}
-	_, err := w.out.Write(w.buf)
-	w.buf, w.last = w.buf[:0], time.Now()
-	return err
+	w.writing = false
+	w.done.Broadcast()
+	if len(w.buf) > 0 && w.timer == nil {
+		w.timer = time.AfterFunc(w.interval, func() { _ = w.Flush() })
+	}
 }
 
 // Close flushes and makes later writes go straight through.

@@ -104,3 +104,86 @@ func TestZeroIntervalWritesEachLine(t *testing.T) {
 		t.Fatalf("writes %q, want each line on its own", got)
 	}
 }
+
+// stalled is a destination whose writes wait until release is closed, as a pipe whose
+// reader is busy.
+type stalled struct {
+	*out
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *stalled) Write(p []byte) (int, error) {
+	s.entered <- struct{}{}
+	<-s.release
+	return s.out.Write(p)
+}
+
+// within runs f and fails the test if it has not returned within 10 s.
+func within(t *testing.T, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { f(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: still waiting after 10 s", what)
+	}
+}
+
+func TestASlowDestinationDoesNotStallLogging(t *testing.T) {
+	s := &stalled{out: newOut(), entered: make(chan struct{}, 10), release: make(chan struct{})}
+	w := New(s, time.Hour, 8)
+	go w.Write([]byte("first\n")) // a quiet server's line: written at once, and stuck
+	<-s.entered
+	within(t, "logging while a write is stuck", func() {
+		for _, l := range []string{"2\n", "3\n", "4444444\n", "5\n"} {
+			w.Write([]byte(l))
+		}
+	})
+	flushed := make(chan error)
+	go func() { flushed <- w.Flush() }()
+	close(s.release)
+	within(t, "Flush", func() {
+		if err := <-flushed; err != nil {
+			t.Error(err)
+		}
+	})
+	got := strings.Join(s.all(), "")
+	if got != "first\n2\n3\n4444444\n5\n" {
+		t.Fatalf("written %q: every line, in order", got)
+	}
+	if n := len(s.all()); n != 2 {
+		t.Fatalf("%d writes (%q): the lines logged during the stuck write go out as one batch", n, s.all())
+	}
+}
+
+func TestLoggingWaitsWhenTooMuchIsQueuedBehindAStuckWrite(t *testing.T) {
+	s := &stalled{out: newOut(), entered: make(chan struct{}, 10), release: make(chan struct{})}
+	w := New(s, time.Hour, 8)
+	go w.Write([]byte("first\n"))
+	<-s.entered
+	line := []byte("1234567\n")
+	within(t, "queueing up to the bound", func() {
+		for range maxBatches {
+			w.Write(line)
+		}
+	})
+	blocked := make(chan struct{})
+	go func() { w.Write([]byte("over\n")); close(blocked) }()
+	select {
+	case <-blocked:
+		t.Fatal("a write beyond the bound returned while the destination was stuck")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(s.release)
+	within(t, "the write beyond the bound, once the destination moves", func() { <-blocked })
+	within(t, "Close", func() {
+		if err := w.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if got, want := strings.Join(s.all(), ""), "first\n"+strings.Repeat(string(line), maxBatches)+"over\n"; got != want {
+		t.Fatalf("written %q, want %q", got, want)
+	}
+}
