@@ -112,6 +112,14 @@ func TestKysoBenchCommand(t *testing.T) {
 	}
 }
 
+func environ(t *testing.T, pid int) []string {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+}
+
 // TestKysoBenchServerDiesWithIt: the server `kyso bench` starts does not outlive it, even
 // when the bench is killed outright (Linux: the kernel stops the child).
 func TestKysoBenchServerDiesWithIt(t *testing.T) {
@@ -153,6 +161,22 @@ func TestKysoBenchServerDiesWithIt(t *testing.T) {
 	}
 	if owner, err := os.ReadFile(filepath.Join(scratch, "owner")); err != nil || !strings.HasPrefix(string(owner), fmt.Sprint(cmd.Process.Pid, " ")) {
 		t.Errorf("the server's data directory is not in a scratch directory owned by the bench (pid %d): %q, %v", cmd.Process.Pid, owner, err)
+	}
+	// The load generator restarts itself with MADV_FREE for what it frees; the server runs
+	// with the environment the bench was given.
+	if env := environ(t, cmd.Process.Pid); !slices.ContainsFunc(env, func(kv string) bool {
+		return strings.HasPrefix(kv, "GODEBUG=") && strings.HasSuffix(kv, "madvdontneed=0")
+	}) {
+		t.Errorf("the bench runs with %q, want GODEBUG with madvdontneed=0", env)
+	}
+	given := ""
+	if v, ok := os.LookupEnv("GODEBUG"); ok {
+		given = "GODEBUG=" + v
+	}
+	if env := environ(t, pid); slices.ContainsFunc(env, func(kv string) bool {
+		return strings.HasPrefix(kv, "KYSO_BENCH_") || strings.HasPrefix(kv, "GODEBUG=") && kv != given
+	}) {
+		t.Errorf("the bench's server runs with %q, want the GODEBUG the bench was given (%q)", env, given)
 	}
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)

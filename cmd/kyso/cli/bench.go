@@ -69,6 +69,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return serveBenchPeer(stdout)
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
+	if err := restartForLoad(); err != nil {
+		logf("the load generator keeps Go's MADV_DONTNEED for the memory it frees: restarting with GODEBUG=%s failed: %v", loadGODEBUG, err)
+	} else if _, restarted := os.LookupEnv(benchGODEBUGVar); restarted {
+		logf("the load generator hands the memory it frees back to the kernel with MADV_FREE (GODEBUG=%s); the servers it starts keep the environment it was given", loadGODEBUG)
+	}
 	sweepScratch(logf)
 	scratch, err := newScratch()
 	if err != nil {
@@ -347,6 +352,7 @@ func startBenchPeer(ctx context.Context, stderr io.Writer) (*benchPeer, error) {
 		return nil, err
 	}
 	cmd := exec.Command(exe, "bench", "--serve-peer")
+	cmd.Env = serverEnv(os.Environ())
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -435,6 +441,7 @@ func startChild(ctx context.Context, stderr io.Writer, pprofAddr, scratch string
 		args = append(args, "--pprof", pprofAddr)
 	}
 	cmd := exec.Command(exe, args...)
+	cmd.Env = serverEnv(os.Environ())
 	dieWithParent(cmd)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {

@@ -16,3 +16,6 @@ func dieWithParent(cmd *exec.Cmd) {
 	}
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
 }
+
+// execSelf replaces this process with exe run with args and env; it returns only on failure.
+func execSelf(exe string, args, env []string) error { return syscall.Exec(exe, args, env) }
