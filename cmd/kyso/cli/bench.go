@@ -32,7 +32,9 @@ kyso bench --hold [flags]   measure what pending sessions and open connections c
 
 Without --server it starts its own kyso serve on a temporary data directory (and reads that
 process's CPU time and memory from /proc). Every run is bounded by --duration and/or
---requests and stops by itself.
+--requests and stops by itself. On Linux it restarts itself with GODEBUG=madvdontneed=0
+(fewer page faults in the load generator) unless GODEBUG sets madvdontneed; the servers it
+starts get the environment it was given.
 `
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
