@@ -10,7 +10,7 @@ func TestBenchRestartsWithMADVFreeAndGivesItsServersTheEnvironmentItWasGiven(t *
 		name    string
 		env     []string
 		load    []string // nil: no restart
-		servers []string // of the restarted bench
+		servers []string // what the bench that runs (restarted, or as started when load is nil) gives its servers
 	}{
 		{"no GODEBUG", []string{"A=1"},
 			[]string{"A=1", "GODEBUG=madvdontneed=0", "KYSO_BENCH_GODEBUG="}, []string{"A=1"}},
