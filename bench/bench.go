@@ -46,8 +46,14 @@ type Config struct {
 	KeyAlgorithm  string // default EC-P256
 	Documents     int    // documents per session; default 1
 	Duration      time.Duration
-	Requests      int  // stop after this many transactions (0: only Duration bounds the run)
-	Poll          bool // devices poll instead of following the event stream
+	// WarmUp is how long a run by duration drives its load before its first part: in their
+	// first seconds of load the server and the load generator grow their heaps and buffers
+	// to their working size, a page fault for each new page, and a transaction costs more
+	// than it will later. Its transactions are not counted and its latencies not kept; its
+	// errors are. It does not count towards Duration.
+	WarmUp   time.Duration
+	Requests int  // stop after this many transactions (0: only Duration bounds the run)
+	Poll     bool // devices poll instead of following the event stream
 	// Procs caps the CPUs this process uses during the run (GOMAXPROCS); 0: unchanged.
 	// Beside a server on the same machine, a load generator allowed every CPU runs its
 	// spinning schedulers and stolen work on the server's cores.
@@ -96,9 +102,11 @@ type Report struct {
 	// PartsRatio is each part's ratio, against the limit measured on either side of it (a
 	// run in parts with the limit measured between them; see PartRatios).
 	PartsRatio []float64 `json:"partsRatio,omitempty"`
-	// WarmUpSeconds is how much of the parts' starts was not counted (a run by duration; the
-	// latencies include it).
+	// WarmUpSeconds is how long the load of a run by duration went uncounted: its warm-up
+	// (Config.WarmUp) and the start of each part (the latencies include the latter), and
+	// WarmUpTransactions how many transactions completed in the warm-up.
 	WarmUpSeconds              float64            `json:"warmUpSeconds"`
+	WarmUpTransactions         int                `json:"warmUpTransactions"`
 	TransactionsPerSecond      float64            `json:"transactionsPerSecond"`
 	LimitTransactionsPerSecond float64            `json:"limitTransactionsPerSecond"`
 	Ratio                      float64            `json:"ratio"`
@@ -147,6 +155,14 @@ func (r *recorder) reached(id string, t time.Time) {
 		start, end = end, start
 	}
 	r.stages["deviceFetch"] = append(r.stages["deviceFetch"], end.Sub(start))
+}
+
+// restartLatencies forgets the latencies recorded so far (those of a warm-up); the errors
+// stay.
+func (r *recorder) restartLatencies() {
+	r.mu.Lock()
+	clear(r.stages)
+	r.mu.Unlock()
 }
 
 func (r *recorder) add(stage string, d time.Duration) {
@@ -277,6 +293,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	var counted runSpan
 	var betweenErr error
+	warmedUp, warmSeconds := int64(0), 0.0
+	if cfg.Requests == 0 && cfg.WarmUp > 0 {
+		cfg.Logf("warming up: %v of load before the first part", cfg.WarmUp)
+		start := time.Now()
+		sleep(runCtx, cfg.WarmUp)
+		warmedUp, warmSeconds = completed.Load(), time.Since(start).Seconds()
+		rec.restartLatencies()
+	}
 	if cfg.Requests == 0 {
 		counted, betweenErr = countParts(runCtx, cfg.Duration, parts, cfg.Workers, markNow, completed.Load, func() error {
 			if !g.pauseWithin(drainTimeout, stop) {
@@ -313,7 +337,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	n := int(counted.completed)
 	rep := &Report{KeyAlgorithm: cfg.KeyAlgorithm, DocumentsPerSession: cfg.Documents, Workers: cfg.Workers, Devices: cfg.Devices,
-		Transactions: n, Seconds: counted.seconds, Parts: parts, PartsTransactionsPerSecond: counted.rates, WarmUpSeconds: counted.warmUp, StagesMs: map[string]Latency{},
+		Transactions: n, Seconds: counted.seconds, Parts: parts, PartsTransactionsPerSecond: counted.rates, WarmUpSeconds: warmSeconds + counted.warmUp, WarmUpTransactions: int(warmedUp), StagesMs: map[string]Latency{},
 		Errors: rec.errors, LoadProcs: cfg.Procs, LoadBatchScheduling: batch}
 	if cfg.Procs <= 0 {
 		rep.LoadProcs = runtime.GOMAXPROCS(0)

@@ -84,3 +84,17 @@ func TestPartWarmUpWaitsForTheWorkers(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartLatenciesKeepsErrors: the end of a warm-up forgets its latencies, not its
+// errors.
+func TestRestartLatenciesKeepsErrors(t *testing.T) {
+	rec := &recorder{stages: map[string][]time.Duration{}, errors: map[string]int{}, reach: map[string]time.Time{}}
+	rec.add("endToEnd", time.Second)
+	rec.reached("ses_1", time.Now())
+	rec.fail(errNotSigned)
+	rec.restartLatencies()
+	rec.add("create", time.Millisecond)
+	if len(rec.stages) != 1 || len(rec.stages["create"]) != 1 || rec.errors["NOT_SIGNED"] != 1 || len(rec.reach) != 1 {
+		t.Fatalf("after the warm-up: stages %v, errors %v, %d sessions under way", rec.stages, rec.errors, len(rec.reach))
+	}
+}

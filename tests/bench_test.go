@@ -96,6 +96,26 @@ func TestBenchByDurationCountsAfterWarmUp(t *testing.T) {
 	}
 }
 
+// TestBenchWarmUpIsNotCounted: a run by duration with a warm-up drives its load for that
+// long first and counts only its part after it, saying how much it left uncounted.
+func TestBenchWarmUpIsNotCounted(t *testing.T) {
+	e := startEnv(t, withBenchLimits)
+	rep, err := bench.Run(context.Background(), bench.Config{Server: e.url, OperatorToken: e.opToken, Workers: 4, Devices: 4,
+		Duration: time.Second, WarmUp: time.Second, Procs: 1})
+	must(t, err)
+	if len(rep.Errors) != 0 || rep.Transactions == 0 || rep.WarmUpTransactions == 0 {
+		t.Fatalf("%d transactions after %d in the warm-up, errors %v", rep.Transactions, rep.WarmUpTransactions, rep.Errors)
+	}
+	// The part counts at most its own second; the warm-up's second and the part's start
+	// are reported as uncounted.
+	if rep.Seconds > 1 || rep.WarmUpSeconds < 1.05 || rep.WarmUpSeconds > 2 {
+		t.Fatalf("counted %.2f s, uncounted %.2f s", rep.Seconds, rep.WarmUpSeconds)
+	}
+	if n := rep.StagesMs["endToEnd"].N; n < rep.Transactions {
+		t.Fatalf("%d end-to-end latencies for %d counted transactions", n, rep.Transactions)
+	}
+}
+
 // TestBenchHoldSmall: the hold mode at small scale returns sane figures, with the
 // long-polls and streams on their own HTTP/1.1 connections or multiplexed over HTTP/2.
 func TestBenchHoldSmall(t *testing.T) {

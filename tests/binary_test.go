@@ -58,15 +58,16 @@ func TestMain(m *testing.M) {
 }
 
 // TestKysoBenchCommand runs the real `kyso bench`, which starts its own server process and
-// reads that process's CPU and memory, for a run by duration in two parts with the limit
-// measured before, between and after them.
+// reads that process's CPU and memory, for a run by duration in two parts after a short
+// warm-up, with the limit measured before, between and after them.
 func TestKysoBenchCommand(t *testing.T) {
-	out, err := exec.Command(kysoBinary(t), "bench", "--duration", "2s", "--limit-measurements", "3", "--workers", "4", "--json").Output()
+	out, err := exec.Command(kysoBinary(t), "bench", "--duration", "2s", "--warm-up", "500ms", "--limit-measurements", "3", "--workers", "4", "--json").Output()
 	if err != nil {
 		t.Fatalf("kyso bench: %v\n%s", err, out)
 	}
 	var r struct {
 		Transactions                 int
+		WarmUpTransactions           int
 		TransactionsPerSecond        float64
 		LimitTransactionsPerSecond   float64
 		Ratio                        float64
@@ -89,7 +90,7 @@ func TestKysoBenchCommand(t *testing.T) {
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("output is not the JSON report: %v\n%s", err, out)
 	}
-	if r.Transactions == 0 || len(r.Errors) != 0 || r.KeyAlgorithm != "EC-P256" || r.DocumentsPerSession != 1 || r.Parts != 2 || r.Limit.Measurements != 3 {
+	if r.Transactions == 0 || r.WarmUpTransactions == 0 || len(r.Errors) != 0 || r.KeyAlgorithm != "EC-P256" || r.DocumentsPerSession != 1 || r.Parts != 2 || r.Limit.Measurements != 3 {
 		t.Fatalf("report %+v", r)
 	}
 	if r.CPUSecondsPerTransaction <= 0 || r.LoadCPUSecondsPerTransaction <= 0 || r.MachineBusy <= 0 || r.MachineBusy > 1 ||

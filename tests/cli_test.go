@@ -116,6 +116,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"device"},
 		{"device", "approve", "--state", "x"},
 		{"bench", "--limit-measurements", "1"},
+		{"bench", "--warm-up", "-1s"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := cli.Run(context.Background(), args, &stdout, &stderr); code != 2 {

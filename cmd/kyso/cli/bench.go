@@ -47,6 +47,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	key := fs.String("key", "EC-P256", "key type: EC-P256, EC-P384, RSA-2048, RSA-3072")
 	docs := fs.Int("documents", 1, "documents per session")
 	duration := fs.Duration("duration", 10*time.Second, "how long to run")
+	warmUp := fs.Duration("warm-up", 5*time.Second, "how long a run by --duration drives its load before counting (not part of --duration): in their\nfirst seconds of load the server and the load generator grow to their working size and each transaction\ncosts more; its latencies are not kept, its errors are (0: none)")
 	requests := fs.Int("requests", 0, "stop after this many transactions (0: run for --duration)")
 	poll := fs.Bool("poll", false, "devices poll instead of following the event stream")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -56,13 +57,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	streams := fs.Int("streams", 1000, "hold: open device event streams")
 	http2 := fs.Bool("http2", false, "hold: open the long-polls and streams as HTTP/2 requests, many to a connection (default: one HTTP/1.1 connection each)")
 	serverPprof := fs.String("server-pprof", "", "start the server with --pprof on this address, to profile it during the run")
-	cpuProfile := fs.String("cpu-profile", "", "write the load generator's own CPU profile to this file (the run's first part, without the limit)")
+	cpuProfile := fs.String("cpu-profile", "", "write the load generator's own CPU profile to this file (from the run's start to its first pause: setup,\nwarm-up and first part, without the limit)")
 	limitCount := fs.Int("limit-measurements", 5, "how often a run by duration measures the machine's limit: before the run, after it, and between\nequal parts of it, when nothing else runs (at least 2: before and after; a run by --requests measures it twice)")
 	servePeer := fs.Bool("serve-peer", false, "serve only the minimal HTTP peer that the limit's round trips are measured against, on 127.0.0.1,\nprinting its address, until standard input closes (the bench starts one itself)")
 	loadBatch := fs.Bool("load-batch", true, "run the load generator under Linux's SCHED_BATCH during the run, so that its wake-ups do not preempt\nthe server's threads (--load-batch=false: normal scheduling)")
 	loadProcs := fs.Int("load-procs", 0, "CPUs the load generator may use during the run (GOMAXPROCS); default: half of them when\nthe tool starts the server on this machine, all with --server")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if *warmUp < 0 {
+		return usagef("bench: --warm-up must not be negative, not %v", *warmUp)
 	}
 	if *limitCount < 2 {
 		return usagef("bench: --limit-measurements must be at least 2 (before and after the run), not %d", *limitCount)
@@ -170,7 +174,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	rep, err := bench.Run(ctx, bench.Config{Server: url, OperatorToken: token, PID: pid, Workers: *workers, Devices: *devices,
-		KeyAlgorithm: *key, Documents: *docs, Duration: *duration, Requests: *requests, Poll: *poll, Procs: *loadProcs, BatchScheduling: *loadBatch,
+		KeyAlgorithm: *key, Documents: *docs, Duration: *duration, WarmUp: *warmUp, Requests: *requests, Poll: *poll, Procs: *loadProcs, BatchScheduling: *loadBatch,
 		Parts: measurements - 1, Between: func() error { stopProfile(); return measureLimit() }, Logf: logf})
 	stopProfile()
 	if err != nil {
@@ -225,12 +229,15 @@ func printReport(w io.Writer, r *bench.Report) {
 	fmt.Fprintf(tw, "key, documents\t%s, %d\t\n", r.KeyAlgorithm, r.DocumentsPerSession)
 	warm := ""
 	if r.WarmUpSeconds > 0 {
-		warm = fmt.Sprintf("(after a %.1f s warm-up)", r.WarmUpSeconds)
+		warm = fmt.Sprintf("(%.1f s of load uncounted before it)", r.WarmUpSeconds)
 		if r.Parts > 1 {
-			warm = fmt.Sprintf("(in %d parts, each after its warm-up: %.1f s in all)", r.Parts, r.WarmUpSeconds)
+			warm = fmt.Sprintf("(in %d parts; %.1f s of load uncounted: the warm-up and each part's start)", r.Parts, r.WarmUpSeconds)
 		}
 	}
 	fmt.Fprintf(tw, "transactions\t%d in %.1f s\t%s\n", r.Transactions, r.Seconds, warm)
+	if r.WarmUpTransactions > 0 {
+		fmt.Fprintf(tw, "warm-up\t%d transactions\t(before the first part: the server and the load generator reach their working size)\n", r.WarmUpTransactions)
+	}
 	fmt.Fprintf(tw, "transactions/s\t%.1f\t(limit %.1f, ratio %.2f)\n", r.TransactionsPerSecond, r.LimitTransactionsPerSecond, r.Ratio)
 	if len(r.PartsTransactionsPerSecond) > 1 {
 		fmt.Fprintf(tw, "transactions/s by part\t%s\t\n", joinFigures("%.0f", r.PartsTransactionsPerSecond))
