@@ -128,6 +128,19 @@ func TestCLIUsageErrors(t *testing.T) {
 	}
 }
 
+// TestCLIBenchSaysWhenWarmUpDoesNotApply: --warm-up given to a run by --requests is not
+// dropped silently.
+func TestCLIBenchSaysWhenWarmUpDoesNotApply(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	args := []string{"bench", "--requests", "5", "--warm-up", "2s", "--server", "http://127.0.0.1:1", "--token-file", filepath.Join(t.TempDir(), "missing")}
+	if code := cli.Run(context.Background(), args, &stdout, &stderr); code == 0 {
+		t.Fatalf("kyso %v: exit 0 without a token file", args)
+	}
+	if !strings.Contains(stderr.String(), "--warm-up applies only to a run by --duration") {
+		t.Fatalf("kyso %v said:\n%s", args, stderr.String())
+	}
+}
+
 func TestCLIServeAndAutoApprove(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	ctx, stop := context.WithCancel(context.Background())

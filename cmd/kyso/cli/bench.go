@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -79,6 +80,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		logf("the load generator keeps Go's MADV_DONTNEED for the memory it frees: restarting with GODEBUG=%s failed: %v", loadGODEBUG, err)
 	} else if _, restarted := os.LookupEnv(benchGODEBUGVar); restarted {
 		logf("the load generator hands the memory it frees back to the kernel with MADV_FREE (GODEBUG=%s); the servers it starts keep the environment it was given", loadGODEBUG)
+	}
+	if (*requests > 0 || *hold) && flagGiven(fs, "warm-up") {
+		logf("--warm-up applies only to a run by --duration: this run does not warm up")
 	}
 	sweepScratch(logf)
 	scratch, err := newScratch()
@@ -197,6 +201,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		printReport(stdout, rep)
 	}
 	return errorsExit(rep.Errors)
+}
+
+// flagGiven tells whether the flag name was given on the command line.
+func flagGiven(fs *flag.FlagSet, name string) (given bool) {
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // startCPUProfile profiles this process into file until the returned function is first
