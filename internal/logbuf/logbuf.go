@@ -34,7 +34,7 @@ type Writer struct {
 	urgent   bool  // what is buffered must be written as soon as that write ends
 	queued   int64 // bytes accepted so far
 	written  int64 // bytes passed to out so far
-	err      error // of the last write to out
+	err      error // the first failed write to out since Flush or Close last reported one
 }
 
 // maxBatches is how many buffers' worth of lines may wait behind a write in progress
@@ -73,20 +73,29 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	if w.timer == nil {
-		w.timer = time.AfterFunc(w.interval, func() { _ = w.Flush() })
+		w.timer = time.AfterFunc(w.interval, w.flushDue)
 	}
 	return len(p), nil
 }
 
-// Flush writes everything buffered before it was called and returns the error of the
-// last write to the destination, if it failed.
+// Flush writes everything buffered before it was called. It returns the first write to
+// the destination that failed since Flush or Close last returned an error, even when later
+// writes succeeded, and reports each failure once.
 func (w *Writer) Flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.flushLocked()
+	w.flushLocked()
+	return w.takeErr()
 }
 
-func (w *Writer) flushLocked() error {
+// flushDue is the timer's flush: a failure it meets waits for Flush or Close to report it.
+func (w *Writer) flushDue() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.flushLocked()
+}
+
+func (w *Writer) flushLocked() {
 	target := w.queued
 	for w.writing && w.written < target {
 		w.urgent = true
@@ -95,7 +104,12 @@ func (w *Writer) flushLocked() error {
 	if w.written < target {
 		w.writeLocked()
 	}
-	return w.err
+}
+
+func (w *Writer) takeErr() error {
+	err := w.err
+	w.err = nil
+	return err
 }
 
 // writeLocked writes the buffer to out with mu released, and goes on with what was logged
@@ -113,7 +127,10 @@ func (w *Writer) writeLocked() {
 		w.mu.Unlock()
 		_, err := w.out.Write(batch)
 		w.mu.Lock()
-		w.spare, w.err, w.last = batch[:0], err, time.Now()
+		w.spare, w.last = batch[:0], time.Now()
+		if w.err == nil {
+			w.err = err
+		}
 		w.written += int64(len(batch))
 		w.done.Broadcast()
 		if !w.urgent && !w.closed && len(w.buf) < w.size {
@@ -123,7 +140,7 @@ func (w *Writer) writeLocked() {
 	w.writing = false
 	w.done.Broadcast()
 	if len(w.buf) > 0 && w.timer == nil {
-		w.timer = time.AfterFunc(w.interval, func() { _ = w.Flush() })
+		w.timer = time.AfterFunc(w.interval, w.flushDue)
 	}
 }
 
@@ -132,7 +149,8 @@ func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.closed = true
-	return w.flushLocked()
+	w.flushLocked()
+	return w.takeErr()
 }
 
 // Handler wraps h, whose output goes to w, so that records from level up are written out

@@ -2,6 +2,7 @@ package logbuf
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -185,5 +186,43 @@ func TestLoggingWaitsWhenTooMuchIsQueuedBehindAStuckWrite(t *testing.T) {
 	})
 	if got, want := strings.Join(s.all(), ""), "first\n"+strings.Repeat(string(line), maxBatches)+"over\n"; got != want {
 		t.Fatalf("written %q, want %q", got, want)
+	}
+}
+
+// failing fails the writes whose number (from 1) it holds.
+type failing struct {
+	n    int
+	fail map[int]bool
+}
+
+func (f *failing) Write(p []byte) (int, error) {
+	f.n++
+	if f.fail[f.n] {
+		return 0, errors.New("disk full")
+	}
+	return len(p), nil
+}
+
+func TestAFailedWriteIsReportedOnceEvenWhenALaterOneSucceeds(t *testing.T) {
+	f := &failing{fail: map[int]bool{1: true}}
+	w := New(f, time.Hour, 1<<10)
+	w.last = time.Now() // busy: lines wait for Flush
+	w.Write([]byte("lost\n"))
+	w.flushDue() // the timer's flush meets the failure
+	w.Write([]byte("kept\n"))
+	if err := w.Flush(); err == nil || err.Error() != "disk full" {
+		t.Fatalf("Flush after a failed and a successful write: %v, want the failure", err)
+	}
+	if f.n != 2 {
+		t.Fatalf("%d writes, want 2", f.n)
+	}
+	w.Write([]byte("more\n"))
+	if err := w.Flush(); err != nil {
+		t.Fatalf("Flush reported the failure again: %v", err)
+	}
+	f.fail[4] = true
+	w.Write([]byte("last\n"))
+	if err := w.Close(); err == nil {
+		t.Fatal("Close did not report its failed write")
 	}
 }
