@@ -294,14 +294,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var counted runSpan
 	var betweenErr error
 	warmedUp, warmSeconds := int64(0), 0.0
-	if cfg.Requests == 0 && cfg.WarmUp > 0 {
-		cfg.Logf("warming up: %v of load before the first part", cfg.WarmUp)
-		start := time.Now()
-		sleep(runCtx, cfg.WarmUp)
-		warmedUp, warmSeconds = completed.Load(), time.Since(start).Seconds()
-		rec.restartLatencies()
-	}
 	if cfg.Requests == 0 {
+		if cfg.WarmUp > 0 {
+			cfg.Logf("warming up: %v of load before the first part", cfg.WarmUp)
+			start := time.Now()
+			sleep(runCtx, cfg.WarmUp)
+			warmedUp, warmSeconds = completed.Load(), time.Since(start).Seconds()
+			rec.restartLatencies()
+		}
 		counted, betweenErr = countParts(runCtx, cfg.Duration, parts, cfg.Workers, markNow, completed.Load, func() error {
 			if !g.pauseWithin(drainTimeout, stop) {
 				g.resume()
