@@ -46,8 +46,8 @@ func (s *Service) validateSessionRequest(req *SessionRequest) error {
 	if len(req.Documents) == 0 {
 		return Errorf(EINVALID, "documents must hold at least one document")
 	}
-	if len(req.Documents) > maxDocuments {
-		return Errorf(ETOOMANYDOCUMENTS, "at most %d documents per session", maxDocuments)
+	if len(req.Documents) > MaxDocuments {
+		return Errorf(ETOOMANYDOCUMENTS, "at most %d documents per session", MaxDocuments)
 	}
 	size := req.HashAlgorithm.Hash().Size()
 	for i, d := range req.Documents {

@@ -67,11 +67,13 @@ type SignatureAlgorithm string
 
 // Supported signature algorithms.
 const (
-	SigECDSA     SignatureAlgorithm = "ECDSA"
-	SigRSAPSS    SignatureAlgorithm = "RSASSA-PSS"
-	SigRSAPKCS1  SignatureAlgorithm = "RSASSA-PKCS1-v1_5"
-	maxDocuments                    = 50
+	SigECDSA    SignatureAlgorithm = "ECDSA"
+	SigRSAPSS   SignatureAlgorithm = "RSASSA-PSS"
+	SigRSAPKCS1 SignatureAlgorithm = "RSASSA-PKCS1-v1_5"
 )
+
+// MaxDocuments is the most documents one session may ask to sign (API: 1..50).
+const MaxDocuments = 50
 
 // CredentialStatus is the lifecycle state of a credential.
 type CredentialStatus string

@@ -105,25 +105,57 @@ func TestCLIWalkthrough(t *testing.T) {
 	}
 }
 
+// TestCLIUsageErrors: a mistake on the command line is refused before anything starts, with
+// exit code 2 and a message that names it (never a panic, a silent default or a run that
+// fails later).
 func TestCLIUsageErrors(t *testing.T) {
-	for _, args := range [][]string{
-		{},
-		{"frobnicate"},
-		{"serve"},
-		{"serve", "--data", "x", "--commit-window", "0s"},
-		{"serve", "--data", "x", "--commit-window", "2s"},
-		{"admin", "users", "create"},
-		{"device"},
-		{"device", "approve", "--state", "x"},
-		{"bench", "--limit-measurements", "1"},
-		{"bench", "--warm-up", "-1s"},
+	token := filepath.Join(t.TempDir(), "token")
+	must(t, os.WriteFile(token, []byte("kyso_op_x"), 0o600))
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{nil, "Usage"},
+		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"serve"}, "--data is required"},
+		{[]string{"serve", "--data", "x", "--commit-window", "0s"}, "--commit-window"},
+		{[]string{"serve", "--data", "x", "--commit-window", "2s"}, "--commit-window"},
+		{[]string{"serve", "--data", "x", "--rp-rate", "0"}, "--rp-rate must be at least 1"},
+		{[]string{"serve", "--data", "x", "--max-pending", "-1"}, "--max-pending must be at least 1"},
+		{[]string{"serve", "--data", "x", "--activation-rate", "-5"}, "--activation-rate must be at least 1"},
+		{[]string{"serve", "--data", "x", "--gc-min-heap", "-1"}, "--gc-min-heap must not be negative"},
+		{[]string{"serve", "--data", "x", "--log-flush", "-1s"}, "--log-flush must not be negative"},
+		{[]string{"serve", "--data", "x", "extra"}, `unexpected argument "extra"`},
+		{[]string{"admin", "users", "create"}, "--token-file is required"},
+		{[]string{"admin", "--token-file", token, "users", "get", "usr_1", "extra"}, `admin users get: unexpected argument "extra"`},
+		{[]string{"admin", "--token-file", token, "users", "find", "--national-id", "1", "extra"}, `unexpected argument "extra"`},
+		{[]string{"kek", "--token-file", token, "status", "extra"}, `kek status: unexpected argument "extra"`},
+		{[]string{"kek", "--token-file", token, "disable", "k1", "extra"}, `unexpected argument "extra"`},
+		{[]string{"kek", "rotate-master", "--data", "x", "extra"}, `unexpected argument "extra"`},
+		{[]string{"audit", "verify", "extra"}, `unexpected argument "extra"`},
+		{[]string{"device"}, "give a command"},
+		{[]string{"device", "approve", "--state", "x"}, "--session ID or --all"},
+		{[]string{"device", "pending", "--state", "x", "extra"}, `unexpected argument "extra"`},
+		{[]string{"bench", "--limit-measurements", "1"}, "--limit-measurements must be at least 2"},
+		{[]string{"bench", "--warm-up", "-1s"}, "--warm-up must not be negative"},
+		{[]string{"bench", "--workers", "0"}, "--workers must be at least 1"},
+		{[]string{"bench", "--workers", "-3"}, "--workers must be at least 1"},
+		{[]string{"bench", "--devices", "-1"}, "--devices must not be negative"},
+		{[]string{"bench", "--documents", "0"}, "--documents must be at least 1"},
+		{[]string{"bench", "--documents", "51"}, "--documents must be at most 50"},
+		{[]string{"bench", "--duration", "0s"}, "--duration must be positive"},
+		{[]string{"bench", "--requests", "-5"}, "--requests must not be negative"},
+		{[]string{"bench", "--key", "EC-P999"}, `--key must be EC-P256, EC-P384, RSA-2048 or RSA-3072, not "EC-P999"`},
+		{[]string{"bench", "--hold", "--pending", "-1"}, "--pending must not be negative"},
+		{[]string{"bench", "--hold", "--streams", "-1"}, "--streams must not be negative"},
+		{[]string{"bench", "extra"}, `unexpected argument "extra"`},
 	} {
 		var stdout, stderr bytes.Buffer
-		if code := cli.Run(context.Background(), args, &stdout, &stderr); code != 2 {
-			t.Errorf("kyso %v: exit %d, want 2 (usage)\n%s", args, code, stderr.String())
+		if code := cli.Run(context.Background(), c.args, &stdout, &stderr); code != 2 {
+			t.Errorf("kyso %v: exit %d, want 2 (usage)\n%s", c.args, code, stderr.String())
 		}
-		if stderr.Len() == 0 {
-			t.Errorf("kyso %v: no message", args)
+		if !strings.Contains(stderr.String(), c.says) {
+			t.Errorf("kyso %v said %q, want it to say %q", c.args, stderr.String(), c.says)
 		}
 	}
 }

@@ -61,7 +61,9 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	takes := 2 // resource and verb; arg adds the id
 	arg := func() (string, error) {
+		takes = 3
 		if len(pos) < 3 || pos[2] == "" {
 			return "", usagef("admin %s %s: give the id", pos[0], pos[1])
 		}
@@ -144,6 +146,9 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 		fs.Usage()
 		return usagef("admin: unknown command %q", pos[0]+" "+pos[1])
+	}
+	if err := noMoreThan("admin "+pos[0]+" "+pos[1], pos, takes); err != nil {
+		return err
 	}
 	var out any
 	if err := c.Do(ctx, method, path, body, &out, nil); err != nil {

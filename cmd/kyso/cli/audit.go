@@ -19,7 +19,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("audit verify", stderr)
 	server := fs.String("server", "http://127.0.0.1:8080", "Kyso server URL")
 	tokenFile := fs.String("token-file", "", "file holding an operator token")
-	if _, err := parse(fs, args[1:]); err != nil {
+	if err := flagsOnly(fs, args[1:]); err != nil {
 		return err
 	}
 	if err := required(fs, "token-file"); err != nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/kyso-dev/kyso/bench"
 	"github.com/kyso-dev/kyso/cmd/kyso/app"
+	"github.com/kyso-dev/kyso/signing"
 )
 
 const benchUsage = `kyso bench [flags]          measure complete transactions
@@ -63,14 +65,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	servePeer := fs.Bool("serve-peer", false, "serve only the minimal HTTP peer that the limit's round trips are measured against, on 127.0.0.1,\nprinting its address, until standard input closes (the bench starts one itself)")
 	loadBatch := fs.Bool("load-batch", true, "run the load generator under Linux's SCHED_BATCH during the run, so that its wake-ups do not preempt\nthe server's threads (--load-batch=false: normal scheduling)")
 	loadProcs := fs.Int("load-procs", 0, "CPUs the load generator may use during the run (GOMAXPROCS); default: half of them when\nthe tool starts the server on this machine, all with --server")
-	if _, err := parse(fs, args); err != nil {
+	if err := flagsOnly(fs, args); err != nil {
 		return err
 	}
-	if *warmUp < 0 {
-		return usagef("bench: --warm-up must not be negative, not %v", *warmUp)
+	if err := cmp.Or(atLeast(fs, 1, "workers", "documents"), atLeast(fs, 2, "limit-measurements"),
+		atLeast(fs, 0, "devices", "requests", "load-procs", "pending", "long-polls", "streams"), notNegative(fs, "warm-up")); err != nil {
+		return err
 	}
-	if *limitCount < 2 {
-		return usagef("bench: --limit-measurements must be at least 2 (before and after the run), not %d", *limitCount)
+	switch {
+	case *duration <= 0:
+		return usagef("bench: --duration must be positive, not %v", *duration)
+	case *docs > signing.MaxDocuments:
+		return usagef("bench: --documents must be at most %d (a session's limit), not %d", signing.MaxDocuments, *docs)
+	case !signing.KeyAlgorithm(*key).Valid():
+		return usagef("bench: --key must be EC-P256, EC-P384, RSA-2048 or RSA-3072, not %q", *key)
 	}
 	if *servePeer {
 		return serveBenchPeer(stdout)

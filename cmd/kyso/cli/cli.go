@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/kyso-dev/kyso/apiclient"
 )
@@ -101,6 +102,47 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// flagsOnly parses args for a command that takes flags and nothing else.
+func flagsOnly(fs *flag.FlagSet, args []string) error {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	return noMoreThan(fs.Name(), pos, 0)
+}
+
+// noMoreThan fails when cmd was given more than n positional arguments.
+func noMoreThan(cmd string, pos []string, n int) error {
+	if len(pos) > n {
+		return usagef("%s: unexpected argument %q (see --help)", cmd, pos[n])
+	}
+	return nil
+}
+
+// atLeast fails when one of the named integer flags is below min.
+func atLeast(fs *flag.FlagSet, min int, names ...string) error {
+	for _, n := range names {
+		v := fs.Lookup(n).Value.(flag.Getter).Get().(int)
+		switch {
+		case v < 0 && min == 0:
+			return usagef("%s: --%s must not be negative, not %d", fs.Name(), n, v)
+		case v < min:
+			return usagef("%s: --%s must be at least %d, not %d", fs.Name(), n, min, v)
+		}
+	}
+	return nil
+}
+
+// notNegative fails when one of the named duration flags is negative.
+func notNegative(fs *flag.FlagSet, names ...string) error {
+	for _, n := range names {
+		if v := fs.Lookup(n).Value.(flag.Getter).Get().(time.Duration); v < 0 {
+			return usagef("%s: --%s must not be negative, not %v", fs.Name(), n, v)
+		}
+	}
+	return nil
 }
 
 func required(fs *flag.FlagSet, names ...string) error {

@@ -42,7 +42,7 @@ func runDevice(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	expect := fs.String("expect-code", "", "approve only if the verification code is this one")
 	auto := fs.Bool("auto-approve", false, "approve every request as it arrives (run)")
 	interval := fs.Duration("interval", time.Second, "how often to poll while the event stream is down, and the reconnect delay (run)")
-	if _, err := parse(fs, args[1:]); err != nil {
+	if err := flagsOnly(fs, args[1:]); err != nil {
 		return err
 	}
 	if err := required(fs, "state"); err != nil {

@@ -42,6 +42,13 @@ func runKEK(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return usagef("kek: give a command")
 	}
+	takes := 1 // the command; disable also takes the key id
+	if pos[0] == "disable" {
+		takes = 2
+	}
+	if err := noMoreThan("kek "+pos[0], pos, takes); err != nil {
+		return err
+	}
 	c, err := operatorClient(*server, *tokenFile)
 	if err != nil {
 		return err

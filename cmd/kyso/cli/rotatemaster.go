@@ -31,7 +31,7 @@ func runRotateMaster(args []string, stdout, stderr io.Writer) error {
 	mf := addMasterFlags(fs)
 	to := fs.String("to", "", "the new master's kind: local or pkcs11 (default: the current kind)")
 	newKey := fs.String("new-pkcs11-key", "", "label of the new master key in the token (pkcs11)")
-	if _, err := parse(fs, args); err != nil {
+	if err := flagsOnly(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "data"); err != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -43,10 +44,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	commitWindow := fs.Duration("commit-window", 10*time.Millisecond, "how long the store waits to group concurrent writes into one commit (one fsync pair), 1ms to 1s: longer shares each commit among more writes under load, shorter answers an idle server sooner")
 	gcFloor := fs.Int("gc-min-heap", 64, "MiB the heap may grow to before the garbage collector runs (fewer collections while the live heap is small; 0: Go's default; GOGC or GOMEMLIMIT, if set, win)")
 	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this separate address (e.g. 127.0.0.1:6060); off by default")
-	if _, err := parse(fs, args); err != nil {
+	if err := flagsOnly(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "data"); err != nil {
+		return err
+	}
+	if err := cmp.Or(atLeast(fs, 1, "max-pending", "rp-rate", "activation-rate"), atLeast(fs, 0, "gc-min-heap"), notNegative(fs, "log-flush")); err != nil {
 		return err
 	}
 	if *commitWindow < time.Millisecond || *commitWindow > time.Second {
@@ -75,7 +79,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if *fcmCreds != "" || *fcmProject != "" || *fcmEndpoint != "" || os.Getenv("GOOGLE_APPLICATION_CREDENTIALS") != "" {
 		cfg.FCM = &fcm.Config{CredentialsFile: *fcmCreds, ProjectID: *fcmProject, Endpoint: *fcmEndpoint}
 	}
-	if stop, ok := gctune.Floor(uint64(max(*gcFloor, 0)) << 20); ok {
+	if stop, ok := gctune.Floor(uint64(*gcFloor) << 20); ok {
 		defer stop()
 	}
 	if *pprofAddr != "" {
