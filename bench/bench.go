@@ -67,6 +67,11 @@ type Config struct {
 	// Between, and starts again, each part with its own warm-up. A run by request count is
 	// one part.
 	Parts int
+	// Ready, if set, is called once the users and devices are set up, before any load, on
+	// a machine where nothing runs but the devices' open streams: the bench measures the
+	// machine's limit there first, so that a server it cannot use (unreachable, a wrong
+	// token) is found before the limit has been measured. An error ends the run.
+	Ready func() error
 	// Between, if set, is called in each pause, with no transaction under way and this
 	// process's CPUs, scheduling and garbage collector as they were before the run: the
 	// bench measures the machine's limit there, so that the limit is measured throughout
@@ -257,6 +262,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		devWG.Go(func() { runDevice(devCtx, d, cfg.Poll, g, rec) })
 	}
 	time.Sleep(200 * time.Millisecond) // let the devices' streams open
+	if cfg.Ready != nil {
+		if err := cfg.Ready(); err != nil {
+			stopDevices()
+			devWG.Wait()
+			return nil, err
+		}
+	}
 
 	undo, batch := applyLoadSettings(cfg, cfg.Logf)
 	var started, completed atomic.Int64

@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -150,6 +151,21 @@ func TestBenchReportWithoutTransactions(t *testing.T) {
 	}
 }
 
+// TestBenchEndsWhenReadyFails: an error from Ready (the first measurement of the limit) ends
+// the run with it, before any transaction.
+func TestBenchEndsWhenReadyFails(t *testing.T) {
+	e := startEnv(t, withBenchLimits)
+	failed := errors.New("no limit")
+	_, err := bench.Run(context.Background(), bench.Config{Server: e.url, OperatorToken: e.opToken, Workers: 2, Devices: 2,
+		Duration: time.Second, Ready: func() error { return failed }})
+	if !errors.Is(err, failed) {
+		t.Fatalf("run: %v, want the Ready error", err)
+	}
+	if strings.Contains(string(e.logs.Bytes()), `"path":"/v1/signatures"`) {
+		t.Fatal("a session was created after Ready failed")
+	}
+}
+
 // TestBenchInPartsPausesBetweenThem: a run by duration in parts pauses between each two and
 // calls Between there, once every transaction under way has ended (each session created so
 // far has had its decision answered), with the polling devices quiet and the load
@@ -194,11 +210,22 @@ func TestBenchInPartsPausesBetweenThem(t *testing.T) {
 		}
 		return nil
 	}
+	var readies int
+	ready := func() error { // once, set up, before any load
+		readies++
+		if n := requests("POST", "/device/v1/activate"); n != 4 {
+			return fmt.Errorf("ready: %d devices activated, want 4", n)
+		}
+		if n := requests("POST", "/v1/signatures"); n != 0 || pauses != 0 {
+			return fmt.Errorf("ready: %d sessions created, %d pauses: not before the load", n, pauses)
+		}
+		return nil
+	}
 	rep, err := bench.Run(context.Background(), bench.Config{Server: e.url, OperatorToken: e.opToken, Workers: 4, Devices: 4,
-		Duration: 3 * time.Second, Poll: true, Procs: 1, Parts: 3, Between: between})
+		Duration: 3 * time.Second, Poll: true, Procs: 1, Parts: 3, Ready: ready, Between: between})
 	must(t, err)
-	if pauses != 2 || rep.Parts != 3 || len(rep.PartsTransactionsPerSecond) != 3 || len(rep.Errors) != 0 {
-		t.Fatalf("%d pauses, %d parts (%v tx/s), errors %v", pauses, rep.Parts, rep.PartsTransactionsPerSecond, rep.Errors)
+	if readies != 1 || pauses != 2 || rep.Parts != 3 || len(rep.PartsTransactionsPerSecond) != 3 || len(rep.Errors) != 0 {
+		t.Fatalf("ready %d times, %d pauses, %d parts (%v tx/s), errors %v", readies, pauses, rep.Parts, rep.PartsTransactionsPerSecond, rep.Errors)
 	}
 	// Three parts of 1 s, each counted after a warm-up of a tenth of it.
 	if rep.WarmUpSeconds < 0.25 || rep.WarmUpSeconds > 0.6 || rep.Seconds < 2.5 || rep.Seconds > 2.9 || rep.Transactions == 0 {

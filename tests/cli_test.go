@@ -149,6 +149,11 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"bench", "--hold", "--pending", "-1"}, "--pending must not be negative"},
 		{[]string{"bench", "--hold", "--streams", "-1"}, "--streams must not be negative"},
 		{[]string{"bench", "extra"}, `unexpected argument "extra"`},
+		{[]string{"bench", "--server", "http://127.0.0.1:1"}, "--token-file is required with --server"},
+		{[]string{"bench", "--server", "https://kyso.example", "--token-file", token}, "--server must be an http:// URL"},
+		{[]string{"bench", "--server", "127.0.0.1:8080", "--token-file", token}, "--server must be an http:// URL"},
+		{[]string{"bench", "--hold", "--server", "http://127.0.0.1:1", "--token-file", token}, "leave out --server"},
+		{[]string{"bench", "--hold", "--cpu-profile", filepath.Join(t.TempDir(), "p")}, "--cpu-profile profiles the load of a run, not --hold"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := cli.Run(context.Background(), c.args, &stdout, &stderr); code != 2 {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +21,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -60,7 +60,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	streams := fs.Int("streams", 1000, "hold: open device event streams")
 	http2 := fs.Bool("http2", false, "hold: open the long-polls and streams as HTTP/2 requests, many to a connection (default: one HTTP/1.1 connection each)")
 	serverPprof := fs.String("server-pprof", "", "start the server with --pprof on this address, to profile it during the run")
-	cpuProfile := fs.String("cpu-profile", "", "write the load generator's own CPU profile to this file (from the run's start to its first pause: setup,\nwarm-up and first part, without the limit)")
+	cpuProfile := fs.String("cpu-profile", "", "write the load generator's own CPU profile to this file (from the end of the setup to the run's first\npause: the warm-up and the first part, without the limit)")
 	limitCount := fs.Int("limit-measurements", 5, "how often a run by duration measures the machine's limit: before the run, after it, and between\nequal parts of it, when nothing else runs (at least 2: before and after; a run by --requests measures it twice)")
 	servePeer := fs.Bool("serve-peer", false, "serve only the minimal HTTP peer that the limit's round trips are measured against, on 127.0.0.1,\nprinting its address, until standard input closes (the bench starts one itself)")
 	loadBatch := fs.Bool("load-batch", true, "run the load generator under Linux's SCHED_BATCH during the run, so that its wake-ups do not preempt\nthe server's threads (--load-batch=false: normal scheduling)")
@@ -79,6 +79,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("bench: --documents must be at most %d (a session's limit), not %d", signing.MaxDocuments, *docs)
 	case !signing.KeyAlgorithm(*key).Valid():
 		return usagef("bench: --key must be EC-P256, EC-P384, RSA-2048 or RSA-3072, not %q", *key)
+	case *hold && *server != "":
+		return usagef("bench: --hold reads the memory of a server it starts itself: leave out --server")
+	case *hold && *cpuProfile != "":
+		return usagef("bench: --cpu-profile profiles the load of a run, not --hold")
+	case *server != "" && *tokenFile == "":
+		return usagef("bench: --token-file is required with --server")
+	case *server != "" && !plainHTTPURL(*server):
+		return usagef("bench: --server must be an http:// URL (the load generator speaks plain HTTP), not %q", *server)
 	}
 	if *servePeer {
 		return serveBenchPeer(stdout)
@@ -92,6 +100,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if (*requests > 0 || *hold) && flagGiven(fs, "warm-up") {
 		logf("--warm-up applies only to a run by --duration: this run does not warm up")
 	}
+	prof, err := createCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer prof.stop()
 	sweepScratch(logf)
 	scratch, err := newScratch()
 	if err != nil {
@@ -99,19 +112,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer os.RemoveAll(scratch) // after the server has stopped: deferred before it
 
-	url, token, pid := *server, "", 0
-	if url == "" {
+	serverURL, token, pid := *server, "", 0
+	if serverURL == "" {
 		child, err := startChild(ctx, stderr, *serverPprof, scratch)
 		if err != nil {
 			return err
 		}
 		defer child.stop()
-		url, token, pid = child.url, child.token, child.pid
-		logf("started kyso serve (pid %d) at %s", pid, url)
+		serverURL, token, pid = child.url, child.token, child.pid
+		logf("started kyso serve (pid %d) at %s", pid, serverURL)
 	} else {
-		if err := required(fs, "token-file"); err != nil {
-			return err
-		}
 		var err error
 		if token, err = readSecret(*tokenFile, "", "--token-file"); err != nil {
 			return err
@@ -119,7 +129,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	if *hold {
-		rep, err := bench.Hold(ctx, bench.HoldConfig{Server: url, OperatorToken: token, PID: pid, Pending: *pending,
+		rep, err := bench.Hold(ctx, bench.HoldConfig{Server: serverURL, OperatorToken: token, PID: pid, Pending: *pending,
 			LongPolls: *longPolls, Streams: *streams, HTTP2: *http2, Logf: logf})
 		if err != nil {
 			return err
@@ -169,9 +179,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		logf("limit %d of %d: %.0f transactions/s", len(limits), measurements, lim.TransactionsPerSecond)
 		return nil
 	}
-	if err := measureLimit(); err != nil {
-		return err
-	}
 	if *loadProcs <= 0 {
 		*loadProcs = runtime.NumCPU()
 		if pid != 0 { // the server runs on this machine: leave it the other half
@@ -179,16 +186,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	logf("running %d workers, %d devices, the load generator on %d CPU(s), in %d part(s)", *workers, max(*devices, *workers), *loadProcs, measurements-1)
-	stopProfile := func() {}
-	if *cpuProfile != "" {
-		if stopProfile, err = startCPUProfile(*cpuProfile); err != nil {
+	ready := func() error { // the first measurement of the limit, then the profile of the load
+		if err := measureLimit(); err != nil {
 			return err
 		}
+		return prof.start()
 	}
-	rep, err := bench.Run(ctx, bench.Config{Server: url, OperatorToken: token, PID: pid, Workers: *workers, Devices: *devices,
+	rep, err := bench.Run(ctx, bench.Config{Server: serverURL, OperatorToken: token, PID: pid, Workers: *workers, Devices: *devices,
 		KeyAlgorithm: *key, Documents: *docs, Duration: *duration, WarmUp: *warmUp, Requests: *requests, Poll: *poll, Procs: *loadProcs, BatchScheduling: *loadBatch,
-		Parts: measurements - 1, Between: func() error { stopProfile(); return measureLimit() }, Logf: logf})
-	stopProfile()
+		Parts: measurements - 1, Ready: ready, Between: func() error { prof.stop(); return measureLimit() }, Logf: logf})
+	prof.stop()
 	if err != nil {
 		return err
 	}
@@ -217,18 +224,51 @@ func flagGiven(fs *flag.FlagSet, name string) (given bool) {
 	return given
 }
 
-// startCPUProfile profiles this process into file until the returned function is first
-// called.
-func startCPUProfile(file string) (stop func(), err error) {
+func plainHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "http" && u.Host != ""
+}
+
+// cpuProfile is this process's CPU profile, written to a file created before the run, so
+// that a path that cannot be written fails at once.
+type cpuProfile struct {
+	f       *os.File
+	started bool
+}
+
+// createCPUProfile creates file; with no file, the profile does nothing.
+func createCPUProfile(file string) (*cpuProfile, error) {
+	if file == "" {
+		return &cpuProfile{}, nil
+	}
 	f, err := os.Create(file)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
+	return &cpuProfile{f: f}, nil
+}
+
+// start profiles this process until stop.
+func (p *cpuProfile) start() error {
+	if p.f == nil {
+		return nil
 	}
-	return sync.OnceFunc(func() { pprof.StopCPUProfile(); f.Close() }), nil
+	if err := pprof.StartCPUProfile(p.f); err != nil {
+		return err
+	}
+	p.started = true
+	return nil
+}
+
+// stop ends the profile and closes its file; later calls do nothing.
+func (p *cpuProfile) stop() {
+	if p.started {
+		pprof.StopCPUProfile()
+	}
+	if p.f != nil {
+		p.f.Close()
+	}
+	p.f, p.started = nil, false
 }
 
 func errorsExit(errs map[string]int) error {
