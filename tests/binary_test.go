@@ -197,3 +197,65 @@ func TestKysoBenchServerDiesWithIt(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestKysoBenchInterrupted: a bench interrupted in its run (Ctrl-C) stops promptly, says so
+// instead of what it was doing at the time, prints no report, and leaves neither its server
+// nor its scratch directory behind.
+func TestKysoBenchInterrupted(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGINT to send")
+	}
+	cmd := exec.Command(kysoBinary(t), "bench", "--duration", "1m", "--workers", "2", "--warm-up", "0s")
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill() // if the test fails
+	pid, running := 0, false
+	var said strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for !running && sc.Scan() {
+		fmt.Fprintln(&said, sc.Text())
+		fmt.Sscanf(sc.Text(), "bench: started kyso serve (pid %d)", &pid)
+		running = strings.HasPrefix(sc.Text(), "bench: limit 1 of ") // the load starts now
+	}
+	if pid == 0 || !running {
+		t.Fatalf("the bench did not start its run:\n%s", said.String())
+	}
+	scratch := ""
+	if args, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
+		a := strings.Split(string(args), "\x00")
+		for i := range len(a) - 1 {
+			if a[i] == "--data" {
+				scratch = filepath.Dir(a[i+1])
+			}
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // into the run
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(stderr)
+	said.Write(rest)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the bench still runs 30 s after Ctrl-C:\n%s", said.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(said.String(), "kyso: bench: interrupted before the run ended: no report") || stdout.Len() != 0 {
+		t.Fatalf("exit %d (%v), stdout %q, stderr:\n%s", code, err, stdout.String(), said.String())
+	}
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(stat), ") Z ") {
+		t.Errorf("the bench's server (pid %d) outlived it", pid)
+	}
+	if _, err := os.Stat(scratch); scratch == "" || !os.IsNotExist(err) {
+		t.Errorf("scratch directory %q left behind (%v)", scratch, err)
+	}
+}

@@ -40,7 +40,12 @@ process's CPU time and memory from /proc). Every run is bounded by --duration an
 starts get the environment it was given.
 `
 
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	defer func() { // whatever was under way when a signal came says so in its own words
+		if err != nil && ctx.Err() != nil {
+			err = errors.New("bench: interrupted before the run ended: no report")
+		}
+	}()
 	fs := newFlags("bench", stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
 	server := fs.String("server", "", "an existing server (default: start one)")
