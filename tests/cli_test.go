@@ -153,6 +153,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"bench", "--server", "https://kyso.example", "--token-file", token}, "--server must be an http:// URL"},
 		{[]string{"bench", "--server", "127.0.0.1:8080", "--token-file", token}, "--server must be an http:// URL"},
 		{[]string{"bench", "--hold", "--server", "http://127.0.0.1:1", "--token-file", token}, "leave out --server"},
+		{[]string{"bench", "--hold", "--pending", "0", "--long-polls", "0", "--streams", "0"}, "nothing to hold"},
 		{[]string{"bench", "--hold", "--cpu-profile", filepath.Join(t.TempDir(), "p")}, "--cpu-profile profiles the load of a run, not --hold"},
 	} {
 		var stdout, stderr bytes.Buffer

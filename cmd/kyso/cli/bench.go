@@ -86,6 +86,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		return usagef("bench: --key must be EC-P256, EC-P384, RSA-2048 or RSA-3072, not %q", *key)
 	case *hold && *server != "":
 		return usagef("bench: --hold reads the memory of a server it starts itself: leave out --server")
+	case *hold && *pending+*longPolls+*streams == 0:
+		return usagef("bench: --hold with nothing to hold: give --pending, --long-polls or --streams")
 	case *hold && *cpuProfile != "":
 		return usagef("bench: --cpu-profile profiles the load of a run, not --hold")
 	case *server != "" && *tokenFile == "":
@@ -134,6 +136,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	}
 
 	if *hold {
+		if conns := *longPolls + *streams; *pending > 0 && *pending < 1000 || conns > 0 && conns < 1000 {
+			logf("fewer than 1000 sessions or connections: RSS grows by whole pages and buffers, so a figure per item is coarse")
+		}
 		rep, err := bench.Hold(ctx, bench.HoldConfig{Server: serverURL, OperatorToken: token, PID: pid, Pending: *pending,
 			LongPolls: *longPolls, Streams: *streams, HTTP2: *http2, Logf: logf})
 		if err != nil {
