@@ -234,6 +234,8 @@ func flagGiven(fs *flag.FlagSet, name string) (given bool) {
 	return given
 }
 
+// plainHTTPURL reports whether s is an http:// URL with a host: the load generator's
+// transport speaks plain HTTP only.
 func plainHTTPURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && u.Scheme == "http" && u.Host != ""
