@@ -136,6 +136,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"device"}, "give a command"},
 		{[]string{"device", "approve", "--state", "x"}, "--session ID or --all"},
 		{[]string{"device", "pending", "--state", "x", "extra"}, `unexpected argument "extra"`},
+		{[]string{"device", "run", "--state", "x", "--auto-approve", "--interval", "0s"}, "--interval must be at least 10ms"},
 		{[]string{"bench", "--limit-measurements", "1"}, "--limit-measurements must be at least 2"},
 		{[]string{"bench", "--warm-up", "-1s"}, "--warm-up must not be negative"},
 		{[]string{"bench", "--workers", "0"}, "--workers must be at least 1"},

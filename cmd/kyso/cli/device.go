@@ -45,6 +45,9 @@ func runDevice(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := flagsOnly(fs, args[1:]); err != nil {
 		return err
 	}
+	if *interval < 10*time.Millisecond { // shorter would hammer a server that is down
+		return usagef("device %s: --interval must be at least 10ms, not %v", verb, *interval)
+	}
 	if err := required(fs, "state"); err != nil {
 		return err
 	}
