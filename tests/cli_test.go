@@ -285,3 +285,17 @@ func TestPublicURLInActivationURI(t *testing.T) {
 		t.Fatalf("activationUri %q", out.ActivationURI)
 	}
 }
+
+// TestCLIReportsAServerErrorOnce: an error the server answered is printed as it said it, with
+// its status and code, once prefixed.
+func TestCLIReportsAServerErrorOnce(t *testing.T) {
+	e := startEnv(t)
+	var stdout, stderr bytes.Buffer
+	args := []string{"admin", "--server", e.url, "--token-file", filepath.Join(e.dir, app.OperatorTokenFile), "users", "get", "usr_nope"}
+	if code := cli.Run(context.Background(), args, &stdout, &stderr); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if got, want := stderr.String(), "kyso: 404 USER_NOT_FOUND: no user \"usr_nope\"\n"; got != want {
+		t.Fatalf("said %q, want %q", got, want)
+	}
+}

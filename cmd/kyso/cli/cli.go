@@ -66,7 +66,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kyso: %v\n", err)
 		return 2
 	default:
-		fmt.Fprintf(stderr, "kyso: %v\n", err)
+		// An error from the server's API already says where it comes from ("kyso: 404 …").
+		fmt.Fprintf(stderr, "kyso: %s\n", strings.TrimPrefix(err.Error(), "kyso: "))
 		return 1
 	}
 }
