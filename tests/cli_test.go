@@ -14,6 +14,7 @@ import (
 	"github.com/kyso-dev/kyso/apiclient"
 	"github.com/kyso-dev/kyso/cmd/kyso/app"
 	"github.com/kyso-dev/kyso/cmd/kyso/cli"
+	boltstore "github.com/kyso-dev/kyso/store/bbolt"
 )
 
 // kyso runs the kyso command in-process and decodes its JSON output into out.
@@ -297,5 +298,42 @@ func TestCLIReportsAServerErrorOnce(t *testing.T) {
 	}
 	if got, want := stderr.String(), "kyso: 404 USER_NOT_FOUND: no user \"usr_nope\"\n"; got != want {
 		t.Fatalf("said %q, want %q", got, want)
+	}
+}
+
+// TestCLIRotateMasterRefusesAStoreInUse: rotating the master while a server holds the data
+// directory is refused, and says why; a store that cannot be opened for another reason
+// says that reason instead.
+func TestCLIRotateMasterRefusesAStoreInUse(t *testing.T) {
+	dir := t.TempDir()
+	st, err := boltstore.Open(filepath.Join(dir, app.StoreFile), boltstore.Options{})
+	must(t, err)
+	var stdout, stderr bytes.Buffer
+	if code := cli.Run(context.Background(), []string{"kek", "rotate-master", "--data", dir}, &stdout, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), "the store is in use; stop the server first") {
+		t.Fatalf("exit %d, said %q", code, stderr.String())
+	}
+	must(t, st.Close())
+	must(t, os.WriteFile(filepath.Join(dir, app.StoreFile), []byte("not a bbolt file"), 0o600))
+	stderr.Reset()
+	if code := cli.Run(context.Background(), []string{"kek", "rotate-master", "--data", dir}, &stdout, &stderr); code != 1 ||
+		strings.Contains(stderr.String(), "in use") {
+		t.Fatalf("a damaged store: exit %d, said %q", code, stderr.String())
+	}
+}
+
+// TestCLIServeRefusesAPublicURLItCannotServe: --public-url must be an absolute http(s) URL
+// (it is the scheme and host of signed device requests); nothing is created otherwise.
+func TestCLIServeRefusesAPublicURLItCannotServe(t *testing.T) {
+	for _, u := range []string{"ftp://kyso.example", "kyso.example", "/relative"} {
+		data := filepath.Join(t.TempDir(), "data")
+		var stderr bytes.Buffer
+		if code := cli.Run(context.Background(), []string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--public-url", u}, io.Discard, &stderr); code != 1 ||
+			!strings.Contains(stderr.String(), "is not an absolute http:// or https:// URL") {
+			t.Errorf("--public-url %s: exit %d, said %q", u, code, stderr.String())
+		}
+		if _, err := os.Stat(data); !os.IsNotExist(err) {
+			t.Errorf("--public-url %s: the data directory was created", u)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	json "github.com/go-json-experiment/json"
 	"os"
@@ -28,6 +29,10 @@ import (
 )
 
 var _ signing.Store = (*Store)(nil)
+
+// ErrLocked is the error of Open when another process holds the store (bbolt's file lock)
+// for longer than Options.Timeout: most often a server still running on the directory.
+var ErrLocked = errors.New("another process holds it (a kyso serve on the same data directory?)")
 
 var (
 	bUsers      = []byte("users")
@@ -119,6 +124,9 @@ func Open(path string, opts Options) (*Store, error) {
 
 func (s *Store) open() error {
 	db, err := bolt.Open(s.path, 0o600, &bolt.Options{Timeout: s.opts.Timeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		err = fmt.Errorf("%w; waited %v for it", ErrLocked, s.opts.Timeout)
+	}
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", s.path, err)
 	}

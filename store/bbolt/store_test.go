@@ -2,6 +2,7 @@ package boltstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -67,8 +68,9 @@ func TestSecondOpenIsRefusedWhileLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := boltstore.Open(path, boltstore.Options{Timeout: 50 * time.Millisecond}); err == nil {
-		t.Fatal("a second process must not open the same store")
+	_, err = boltstore.Open(path, boltstore.Options{Timeout: 50 * time.Millisecond})
+	if !errors.Is(err, boltstore.ErrLocked) || !strings.Contains(err.Error(), "another process holds it") {
+		t.Fatalf("a second open of a held store: %v, want ErrLocked", err)
 	}
 }
 

@@ -136,8 +136,8 @@ func (a *App) Open(ctx context.Context) (err error) {
 	}
 	var publicURL *url.URL
 	if a.cfg.PublicURL != "" {
-		if publicURL, err = url.Parse(a.cfg.PublicURL); err != nil || publicURL.Host == "" {
-			return fmt.Errorf("--public-url %q is not an absolute URL", a.cfg.PublicURL)
+		if publicURL, err = url.Parse(a.cfg.PublicURL); err != nil || publicURL.Host == "" || publicURL.Scheme != "https" && publicURL.Scheme != "http" {
+			return fmt.Errorf("--public-url %q is not an absolute http:// or https:// URL", a.cfg.PublicURL)
 		}
 	}
 	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {

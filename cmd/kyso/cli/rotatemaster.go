@@ -42,8 +42,11 @@ func runRotateMaster(args []string, stdout, stderr io.Writer) error {
 	}
 	// The store's lock tells whether a server still runs on this directory.
 	st, err := boltstore.Open(filepath.Join(*data, app.StoreFile), boltstore.Options{Timeout: 500 * time.Millisecond})
-	if err != nil {
+	if errors.Is(err, boltstore.ErrLocked) {
 		return errors.New("kek rotate-master: the store is in use; stop the server first")
+	}
+	if err != nil {
+		return err
 	}
 	defer st.Close()
 	kekPath, masterPath := filepath.Join(*data, app.KEKFile), filepath.Join(*data, app.MasterFile)
