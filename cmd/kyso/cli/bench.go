@@ -323,14 +323,18 @@ func printReport(w io.Writer, r *bench.Report) {
 		fmt.Fprintf(tw, "limit by measurement\t%s\t%s%s\n",
 			joinFigures("%.0f", r.Limit.MeasuredTransactionsPerSecond), when, driftHint(r.Limit.MeasuredTransactionsPerSecond))
 	}
-	fmt.Fprintf(tw, "server CPU per transaction\t%.2f ms\t\n", r.CPUSecondsPerTransaction*1000)
+	serverCPU, serverRSS := fmt.Sprintf("%.2f ms", r.CPUSecondsPerTransaction*1000), mib(r.PeakRSSBytes)
+	if r.PeakRSSBytes == 0 { // a server the bench did not start, whose /proc it cannot read
+		serverCPU, serverRSS = "not measured", "not measured"
+	}
+	fmt.Fprintf(tw, "server CPU per transaction\t%s\t\n", serverCPU)
 	sched := ""
 	if r.LoadBatchScheduling {
 		sched = ", SCHED_BATCH"
 	}
 	fmt.Fprintf(tw, "load generator CPU per tx\t%.2f ms\t(relying parties and devices, on %d CPU(s) of the same machine%s)%s\n",
 		r.LoadCPUSecondsPerTransaction*1000, r.LoadProcs, sched, loadHint(r))
-	fmt.Fprintf(tw, "server peak RSS\t%s\t\n", mib(r.PeakRSSBytes))
+	fmt.Fprintf(tw, "server peak RSS\t%s\t\n", serverRSS)
 	fmt.Fprintf(tw, "machine CPU busy\t%.0f %%\t%s\n", r.MachineBusy*100, busyHint(r.MachineBusy))
 	fmt.Fprintf(tw, "\nlatency (ms)\tp50\tp95\tp99\tmax\n")
 	stages := make([]string, 0, len(r.StagesMs))
@@ -353,7 +357,7 @@ func printReport(w io.Writer, r *bench.Report) {
 		}
 	}
 	if len(r.Errors) > 0 {
-		fmt.Fprintf(tw, "\nerrors\t%v\t\n", r.Errors)
+		fmt.Fprintf(tw, "\nerrors\t%v\t%s\n", r.Errors, errorsHint(r.Errors))
 	}
 	tw.Flush()
 }
@@ -389,6 +393,18 @@ func driftHint(limits []float64) string {
 
 // busyHint says when a run did not load the machine: its throughput was then partly bound
 // by latency.
+// errorsHint says what to change when the errors are the server's limits at work, as
+// against a server started without the bench's generous ones (--server).
+func errorsHint(errs map[string]int) string {
+	switch {
+	case errs[signing.ERATELIMITED] > 0:
+		return "(the server's rate limit per relying party: start it with a higher --rp-rate, or give fewer --workers)"
+	case errs[signing.ETOOMANYPENDING] > 0:
+		return "(the server's --max-pending per user: raise it, or give more --devices)"
+	}
+	return ""
+}
+
 func busyHint(busy float64) string {
 	if busy > 0 && busy < 0.9 {
 		return "(below 90 %: partly bound by latency, not by CPU; try other --workers)"

@@ -35,3 +35,37 @@ func TestPrintReportByPart(t *testing.T) {
 		t.Errorf("a run in one part: reported by part, or its two limits not as measured before and after it:\n%s", out.String())
 	}
 }
+
+// TestPrintReportOfAnotherServer: against a server the bench did not start, the server's CPU
+// and memory are not measured, and the report says so instead of printing zeros; errors that
+// are the server's own limits at work say which setting to change.
+func TestPrintReportOfAnotherServer(t *testing.T) {
+	var out strings.Builder
+	printReport(&out, &bench.Report{KeyAlgorithm: "EC-P256", DocumentsPerSession: 1, Parts: 1, Errors: map[string]int{"RATE_LIMITED": 52508}})
+	for _, label := range []string{"server CPU per transaction", "server peak RSS"} {
+		if !strings.Contains(reportLine(out.String(), label), "not measured") {
+			t.Errorf("%s: not said to be not measured:\n%s", label, out.String())
+		}
+	}
+	if !strings.Contains(reportLine(out.String(), "errors"), "higher --rp-rate") {
+		t.Errorf("RATE_LIMITED without its hint:\n%s", out.String())
+	}
+	out.Reset()
+	printReport(&out, &bench.Report{KeyAlgorithm: "EC-P256", DocumentsPerSession: 1, Parts: 1, CPUSecondsPerTransaction: 0.0007, PeakRSSBytes: 150 << 20,
+		Errors: map[string]int{"TOO_MANY_PENDING_SESSIONS": 3}})
+	for _, want := range []string{"0.70 ms", "150.0 MiB", "--max-pending"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report without %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// reportLine is the line of the text report that starts with label.
+func reportLine(report, label string) string {
+	for line := range strings.Lines(report) {
+		if strings.HasPrefix(line, label) {
+			return line
+		}
+	}
+	return ""
+}
