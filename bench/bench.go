@@ -192,6 +192,9 @@ func (r *recorder) fail(err error) {
 	r.mu.Unlock()
 }
 
+// failurePause is how long a worker waits after a failed transaction.
+const failurePause = 10 * time.Millisecond
+
 var (
 	errUnverified = errors.New("a returned signature does not verify")
 	errNotSigned  = errors.New("the session ended unsigned")
@@ -296,6 +299,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				if err != nil {
 					if runCtx.Err() == nil {
 						rec.fail(err)
+						// A server that refuses or is gone is not hammered: each failure
+						// would otherwise come back at once.
+						sleep(runCtx, failurePause)
 					}
 					continue
 				}

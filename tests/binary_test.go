@@ -198,64 +198,102 @@ func TestKysoBenchServerDiesWithIt(t *testing.T) {
 	}
 }
 
-// TestKysoBenchInterrupted: a bench interrupted in its run (Ctrl-C) stops promptly, says so
-// instead of what it was doing at the time, prints no report, and leaves neither its server
-// nor its scratch directory behind.
-func TestKysoBenchInterrupted(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("no SIGINT to send")
-	}
-	cmd := exec.Command(kysoBinary(t), "bench", "--duration", "1m", "--workers", "2", "--warm-up", "0s")
-	var stdout strings.Builder
-	cmd.Stdout = &stdout
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
+// benchInRun starts the real `kyso bench` and returns once its load is about to start (its
+// first measurement of the limit made), with the server it started, that server's scratch
+// directory, and what the bench has said so far.
+type benchInRun struct {
+	cmd     *exec.Cmd
+	stdout  strings.Builder
+	said    strings.Builder
+	stderr  io.Reader
+	server  int
+	scratch string
+}
+
+func startBenchRun(t *testing.T) *benchInRun {
+	t.Helper()
+	b := &benchInRun{cmd: exec.Command(kysoBinary(t), "bench", "--duration", "1m", "--workers", "2", "--warm-up", "0s")}
+	b.cmd.Stdout = &b.stdout
+	var err error
+	if b.stderr, err = b.cmd.StderrPipe(); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill() // if the test fails
-	pid, running := 0, false
-	var said strings.Builder
-	sc := bufio.NewScanner(stderr)
+	t.Cleanup(func() { b.cmd.Process.Kill() }) // if the test fails
+	running := false
+	sc := bufio.NewScanner(b.stderr)
 	for !running && sc.Scan() {
-		fmt.Fprintln(&said, sc.Text())
-		fmt.Sscanf(sc.Text(), "bench: started kyso serve (pid %d)", &pid)
+		fmt.Fprintln(&b.said, sc.Text())
+		fmt.Sscanf(sc.Text(), "bench: started kyso serve (pid %d)", &b.server)
 		running = strings.HasPrefix(sc.Text(), "bench: limit 1 of ") // the load starts now
 	}
-	if pid == 0 || !running {
-		t.Fatalf("the bench did not start its run:\n%s", said.String())
+	if b.server == 0 || !running {
+		t.Fatalf("the bench did not start its run:\n%s", b.said.String())
 	}
-	scratch := ""
-	if args, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
+	if args, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", b.server)); err == nil {
 		a := strings.Split(string(args), "\x00")
 		for i := range len(a) - 1 {
 			if a[i] == "--data" {
-				scratch = filepath.Dir(a[i+1])
+				b.scratch = filepath.Dir(a[i+1])
 			}
 		}
 	}
 	time.Sleep(500 * time.Millisecond) // into the run
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	rest, _ := io.ReadAll(stderr)
-	said.Write(rest)
+	return b
+}
+
+// end waits for the bench to end, at most 30 s, and checks that it failed with the message
+// want, printed no report, and left neither its server nor its scratch directory.
+func (b *benchInRun) end(t *testing.T, want string) {
+	t.Helper()
+	rest, _ := io.ReadAll(b.stderr)
+	b.said.Write(rest)
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- b.cmd.Wait() }()
+	var err error
 	select {
 	case err = <-done:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("the bench still runs 30 s after Ctrl-C:\n%s", said.String())
+		t.Fatalf("the bench still runs after 30 s:\n%s", b.said.String())
 	}
-	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(said.String(), "kyso: bench: interrupted before the run ended: no report") || stdout.Len() != 0 {
-		t.Fatalf("exit %d (%v), stdout %q, stderr:\n%s", code, err, stdout.String(), said.String())
+	if code := b.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(b.said.String(), want) || b.stdout.Len() != 0 {
+		t.Fatalf("exit %d (%v), stdout %q, stderr:\n%s", code, err, b.stdout.String(), b.said.String())
 	}
-	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(stat), ") Z ") {
-		t.Errorf("the bench's server (pid %d) outlived it", pid)
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", b.server)); err == nil && !strings.Contains(string(stat), ") Z ") {
+		t.Errorf("the bench's server (pid %d) outlived it", b.server)
 	}
-	if _, err := os.Stat(scratch); scratch == "" || !os.IsNotExist(err) {
-		t.Errorf("scratch directory %q left behind (%v)", scratch, err)
+	if _, err := os.Stat(b.scratch); b.scratch == "" || !os.IsNotExist(err) {
+		t.Errorf("scratch directory %q left behind (%v)", b.scratch, err)
 	}
+}
+
+// TestKysoBenchInterrupted: a bench interrupted in its run (Ctrl-C) stops promptly, says so
+// instead of what it was doing at the time, prints no report, and leaves neither its server
+// nor its scratch directory behind.
+func TestKysoBenchInterrupted(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	b := startBenchRun(t)
+	if err := b.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	b.end(t, "kyso: bench: interrupted before the run ended: no report")
+}
+
+// TestKysoBenchEndsWhenItsServerDies: when the server the bench started dies during the run,
+// the bench ends at once and says so, instead of counting failed requests to the end of the
+// run.
+func TestKysoBenchEndsWhenItsServerDies(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	b := startBenchRun(t)
+	server, _ := os.FindProcess(b.server)
+	if err := server.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	b.end(t, fmt.Sprintf("kyso: bench: the kyso serve it started (pid %d) exited during the run (signal: killed)", b.server))
 }

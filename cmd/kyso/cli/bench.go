@@ -119,6 +119,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	}
 	defer os.RemoveAll(scratch) // after the server has stopped: deferred before it
 
+	// The run ends early, with the reason, if the server the bench started exits during it.
+	run, endRun := context.WithCancelCause(ctx)
+	defer endRun(nil)
+	serverGone := func() error {
+		if ctx.Err() == nil {
+			return context.Cause(run)
+		}
+		return nil
+	}
 	serverURL, token, pid := *server, "", 0
 	if serverURL == "" {
 		child, err := startChild(ctx, stderr, *serverPprof, scratch)
@@ -126,6 +135,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 			return err
 		}
 		defer child.stop()
+		child.endRunIfItExits(run, endRun)
 		serverURL, token, pid = child.url, child.token, child.pid
 		logf("started kyso serve (pid %d) at %s", pid, serverURL)
 	} else {
@@ -139,8 +149,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		if conns := *longPolls + *streams; *pending > 0 && *pending < 1000 || conns > 0 && conns < 1000 {
 			logf("fewer than 1000 sessions or connections: RSS grows by whole pages and buffers, so a figure per item is coarse")
 		}
-		rep, err := bench.Hold(ctx, bench.HoldConfig{Server: serverURL, OperatorToken: token, PID: pid, Pending: *pending,
+		rep, err := bench.Hold(run, bench.HoldConfig{Server: serverURL, OperatorToken: token, PID: pid, Pending: *pending,
 			LongPolls: *longPolls, Streams: *streams, HTTP2: *http2, Logf: logf})
+		if gone := serverGone(); gone != nil {
+			return gone
+		}
 		if err != nil {
 			return err
 		}
@@ -172,7 +185,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	// the run, between its parts and after it, each time for a share of 0.8 s per component,
 	// and averaged, so that the ratio compares the run with the machine as it was meanwhile.
 	logf("setting up the limit's measurements: one %s key, a store and its sessions", *key)
-	meter, err := bench.NewMeter(ctx, bench.LimitConfig{KeyAlgorithm: *key, Documents: *docs, Poll: *poll, Dir: scratch, Peer: peer.url,
+	meter, err := bench.NewMeter(run, bench.LimitConfig{KeyAlgorithm: *key, Documents: *docs, Poll: *poll, Dir: scratch, Peer: peer.url,
 		Each: max(100*time.Millisecond, 800*time.Millisecond/time.Duration(measurements))})
 	if err != nil {
 		return fmt.Errorf("measure limit: %w", err)
@@ -181,7 +194,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	var limits []*bench.Limit
 	measureLimit := func() error {
 		logf("measuring this machine's limit for %s with %d document(s) (%d of %d)", *key, *docs, len(limits)+1, measurements)
-		lim, err := meter.Measure(ctx)
+		lim, err := meter.Measure(run)
 		if err != nil {
 			return fmt.Errorf("measure limit: %w", err)
 		}
@@ -202,10 +215,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		}
 		return prof.start()
 	}
-	rep, err := bench.Run(ctx, bench.Config{Server: serverURL, OperatorToken: token, PID: pid, Workers: *workers, Devices: *devices,
+	rep, err := bench.Run(run, bench.Config{Server: serverURL, OperatorToken: token, PID: pid, Workers: *workers, Devices: *devices,
 		KeyAlgorithm: *key, Documents: *docs, Duration: *duration, WarmUp: *warmUp, Requests: *requests, Poll: *poll, Procs: *loadProcs, BatchScheduling: *loadBatch,
 		Parts: measurements - 1, Ready: ready, Between: func() error { prof.stop(); return measureLimit() }, Logf: logf})
 	prof.stop()
+	if gone := serverGone(); gone != nil {
+		return gone
+	}
 	if err != nil {
 		return err
 	}
@@ -522,6 +538,8 @@ type child struct {
 	cmd        *exec.Cmd
 	url, token string
 	pid        int
+	exited     chan struct{}    // closed once the process has exited
+	state      *os.ProcessState // how it exited, once exited is closed
 }
 
 func startChild(ctx context.Context, stderr io.Writer, pprofAddr, scratch string) (*child, error) {
@@ -545,7 +563,12 @@ func startChild(ctx context.Context, stderr io.Writer, pprofAddr, scratch string
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start kyso serve: %w", err)
 	}
-	c := &child{cmd: cmd, pid: cmd.Process.Pid}
+	c := &child{cmd: cmd, pid: cmd.Process.Pid, exited: make(chan struct{})}
+	go func() {
+		// Process.Wait, not cmd.Wait: the latter would close the log pipe under its reader.
+		c.state, _ = cmd.Process.Wait()
+		close(c.exited)
+	}()
 	addr := make(chan string, 1)
 	go func() {
 		// Cheap on purpose: this goroutine shares the machine with the server it measures.
@@ -558,7 +581,7 @@ func startChild(ctx context.Context, stderr io.Writer, pprofAddr, scratch string
 				if json.Unmarshal(line, &l) == nil {
 					addr <- l.Addr
 				}
-			case bytes.Contains(line, []byte(`"level":"ERROR"`)):
+			case bytes.Contains(line, []byte(`"level":"ERROR"`)), bytes.HasPrefix(line, []byte("panic: ")), bytes.HasPrefix(line, []byte("fatal error: ")):
 				fmt.Fprintf(stderr, "server: %s\n", line)
 			}
 		}
@@ -585,5 +608,21 @@ func startChild(ctx context.Context, stderr io.Writer, pprofAddr, scratch string
 // stop ends the child gracefully (SIGTERM, then SIGKILL after 20 s).
 func (c *child) stop() {
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	waitOrKill(c.cmd, 20*time.Second)
+	select {
+	case <-c.exited:
+	case <-time.After(20 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+	}
+}
+
+// endRunIfItExits cancels the run with the reason when the child exits before stop.
+func (c *child) endRunIfItExits(run context.Context, cancel context.CancelCauseFunc) {
+	go func() {
+		select {
+		case <-c.exited:
+			cancel(fmt.Errorf("bench: the kyso serve it started (pid %d) exited during the run (%v)", c.pid, c.state))
+		case <-run.Done():
+		}
+	}()
 }
