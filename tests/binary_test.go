@@ -205,7 +205,7 @@ type benchInRun struct {
 	cmd     *exec.Cmd
 	stdout  strings.Builder
 	said    strings.Builder
-	stderr  io.Reader
+	stderr  *bufio.Scanner
 	server  int
 	scratch string
 }
@@ -214,8 +214,8 @@ func startBenchRun(t *testing.T) *benchInRun {
 	t.Helper()
 	b := &benchInRun{cmd: exec.Command(kysoBinary(t), "bench", "--duration", "1m", "--workers", "2", "--warm-up", "0s")}
 	b.cmd.Stdout = &b.stdout
-	var err error
-	if b.stderr, err = b.cmd.StderrPipe(); err != nil {
+	stderr, err := b.cmd.StderrPipe()
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := b.cmd.Start(); err != nil {
@@ -223,11 +223,12 @@ func startBenchRun(t *testing.T) *benchInRun {
 	}
 	t.Cleanup(func() { b.cmd.Process.Kill() }) // if the test fails
 	running := false
-	sc := bufio.NewScanner(b.stderr)
-	for !running && sc.Scan() {
-		fmt.Fprintln(&b.said, sc.Text())
-		fmt.Sscanf(sc.Text(), "bench: started kyso serve (pid %d)", &b.server)
-		running = strings.HasPrefix(sc.Text(), "bench: limit 1 of ") // the load starts now
+	b.stderr = bufio.NewScanner(stderr)
+	for !running && b.stderr.Scan() {
+		line := b.stderr.Text()
+		fmt.Fprintln(&b.said, line)
+		fmt.Sscanf(line, "bench: started kyso serve (pid %d)", &b.server)
+		running = strings.HasPrefix(line, "bench: limit 1 of ") // the load starts now
 	}
 	if b.server == 0 || !running {
 		t.Fatalf("the bench did not start its run:\n%s", b.said.String())
@@ -248,15 +249,18 @@ func startBenchRun(t *testing.T) *benchInRun {
 // want, printed no report, and left neither its server nor its scratch directory.
 func (b *benchInRun) end(t *testing.T, want string) {
 	t.Helper()
-	rest, _ := io.ReadAll(b.stderr)
-	b.said.Write(rest)
 	done := make(chan error, 1)
-	go func() { done <- b.cmd.Wait() }()
+	go func() { // the rest of what it says, then its end (Wait closes the pipe)
+		for b.stderr.Scan() {
+			fmt.Fprintln(&b.said, b.stderr.Text())
+		}
+		done <- b.cmd.Wait()
+	}()
 	var err error
 	select {
 	case err = <-done:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("the bench still runs after 30 s:\n%s", b.said.String())
+		t.Fatal("the bench still runs after 30 s")
 	}
 	if code := b.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(b.said.String(), want) || b.stdout.Len() != 0 {
 		t.Fatalf("exit %d (%v), stdout %q, stderr:\n%s", code, err, b.stdout.String(), b.said.String())
