@@ -35,7 +35,8 @@ kyso bench --hold [flags]   measure what pending sessions and open connections c
 
 Without --server it starts its own kyso serve on a temporary data directory (and reads that
 process's CPU time and memory from /proc). Every run is bounded by --duration and/or
---requests and stops by itself. On Linux it restarts itself with GODEBUG=madvdontneed=0
+--requests and stops by itself; interrupted, or if the server it started exits, it ends at
+once without a report. On Linux it restarts itself with GODEBUG=madvdontneed=0
 (fewer page faults in the load generator) unless GODEBUG sets madvdontneed; the servers it
 starts get the environment it was given.
 `
