@@ -42,9 +42,15 @@ starts get the environment it was given.
 `
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	defer func() { // whatever was under way when a signal came says so in its own words
-		if err != nil && ctx.Err() != nil {
+	// A run ended early says why (a signal, its server's exit), not which step it broke.
+	var serverExit func() error // how the server the bench started ended, if before its stop
+	defer func() {
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
 			err = errors.New("bench: interrupted before the run ended: no report")
+		case serverExit != nil && serverExit() != nil:
+			err = serverExit()
 		}
 	}()
 	fs := newFlags("bench", stderr)
@@ -120,15 +126,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	}
 	defer os.RemoveAll(scratch) // after the server has stopped: deferred before it
 
-	// The run ends early, with the reason, if the server the bench started exits during it.
-	run, endRun := context.WithCancelCause(ctx)
-	defer endRun(nil)
-	serverGone := func() error {
-		if ctx.Err() == nil {
-			return context.Cause(run)
-		}
-		return nil
-	}
+	// The run ends at once if the server the bench started exits during it.
+	run, endRun := context.WithCancel(ctx)
+	defer endRun()
 	serverURL, token, pid := *server, "", 0
 	if serverURL == "" {
 		child, err := startChild(ctx, stderr, *serverPprof, scratch)
@@ -136,7 +136,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 			return err
 		}
 		defer child.stop()
-		child.endRunIfItExits(run, endRun)
+		serverExit = child.exitedEarly
+		go func() {
+			select {
+			case <-child.exited:
+				endRun()
+			case <-run.Done():
+			}
+		}()
 		serverURL, token, pid = child.url, child.token, child.pid
 		logf("started kyso serve (pid %d) at %s", pid, serverURL)
 	} else {
@@ -152,9 +159,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		}
 		rep, err := bench.Hold(run, bench.HoldConfig{Server: serverURL, OperatorToken: token, PID: pid, Pending: *pending,
 			LongPolls: *longPolls, Streams: *streams, HTTP2: *http2, Logf: logf})
-		if gone := serverGone(); gone != nil {
-			return gone
-		}
 		if err != nil {
 			return err
 		}
@@ -220,9 +224,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		KeyAlgorithm: *key, Documents: *docs, Duration: *duration, WarmUp: *warmUp, Requests: *requests, Poll: *poll, Procs: *loadProcs, BatchScheduling: *loadBatch,
 		Parts: measurements - 1, Ready: ready, Between: func() error { prof.stop(); return measureLimit() }, Logf: logf})
 	prof.stop()
-	if gone := serverGone(); gone != nil {
-		return gone
-	}
 	if err != nil {
 		return err
 	}
@@ -408,8 +409,6 @@ func driftHint(limits []float64) string {
 	return fmt.Sprintf("; they differ by %.0f %%: the machine's speed drifted, so compare builds by the median of several runs", (hi/lo-1)*100)
 }
 
-// busyHint says when a run did not load the machine: its throughput was then partly bound
-// by latency.
 // errorsHint says what to change when the errors are the server's limits at work, as
 // against a server started without the bench's generous ones (--server).
 func errorsHint(errs map[string]int) string {
@@ -422,6 +421,8 @@ func errorsHint(errs map[string]int) string {
 	return ""
 }
 
+// busyHint says when a run did not load the machine: its throughput was then partly bound
+// by latency.
 func busyHint(busy float64) string {
 	if busy > 0 && busy < 0.9 {
 		return "(below 90 %: partly bound by latency, not by CPU; try other --workers)"
@@ -519,18 +520,19 @@ func readPeerURL(ctx context.Context, stdout io.Reader, timeout time.Duration) (
 // stop closes the peer's standard input, which ends it, and kills it if it lingers.
 func (p *benchPeer) stop() {
 	p.stdin.Close()
-	waitOrKill(p.cmd, 5*time.Second)
+	exited := make(chan struct{})
+	go func() { p.cmd.Wait(); close(exited) }()
+	waitOrKill(p.cmd.Process, exited, 5*time.Second)
 }
 
-// waitOrKill waits for a process told to end, and kills it after grace.
-func waitOrKill(cmd *exec.Cmd, grace time.Duration) {
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+// waitOrKill waits until a process told to end has exited (exited closed), and kills it
+// after grace.
+func waitOrKill(p *os.Process, exited <-chan struct{}, grace time.Duration) {
 	select {
-	case <-done:
+	case <-exited:
 	case <-time.After(grace):
-		cmd.Process.Kill()
-		<-done
+		_ = p.Kill()
+		<-exited
 	}
 }
 
@@ -539,8 +541,9 @@ type child struct {
 	cmd        *exec.Cmd
 	url, token string
 	pid        int
-	exited     chan struct{}    // closed once the process has exited
-	state      *os.ProcessState // how it exited, once exited is closed
+	stopping   chan struct{} // closed by stop, before it tells the process to end
+	exited     chan struct{} // closed once the process has exited
+	early      error         // how it exited, if before stop (set before exited is closed)
 }
 
 func startChild(ctx context.Context, stderr io.Writer, pprofAddr, scratch string) (*child, error) {
@@ -564,10 +567,15 @@ func startChild(ctx context.Context, stderr io.Writer, pprofAddr, scratch string
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start kyso serve: %w", err)
 	}
-	c := &child{cmd: cmd, pid: cmd.Process.Pid, exited: make(chan struct{})}
+	c := &child{cmd: cmd, pid: cmd.Process.Pid, stopping: make(chan struct{}), exited: make(chan struct{})}
 	go func() {
 		// Process.Wait, not cmd.Wait: the latter would close the log pipe under its reader.
-		c.state, _ = cmd.Process.Wait()
+		state, _ := cmd.Process.Wait()
+		select {
+		case <-c.stopping:
+		default:
+			c.early = fmt.Errorf("bench: the kyso serve it started (pid %d) exited during the run (%v)", c.pid, state)
+		}
 		close(c.exited)
 	}()
 	addr := make(chan string, 1)
@@ -608,22 +616,17 @@ func startChild(ctx context.Context, stderr io.Writer, pprofAddr, scratch string
 
 // stop ends the child gracefully (SIGTERM, then SIGKILL after 20 s).
 func (c *child) stop() {
+	close(c.stopping)
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-	case <-time.After(20 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.exited
-	}
+	waitOrKill(c.cmd.Process, c.exited, 20*time.Second)
 }
 
-// endRunIfItExits cancels the run with the reason when the child exits before stop.
-func (c *child) endRunIfItExits(run context.Context, cancel context.CancelCauseFunc) {
-	go func() {
-		select {
-		case <-c.exited:
-			cancel(fmt.Errorf("bench: the kyso serve it started (pid %d) exited during the run (%v)", c.pid, c.state))
-		case <-run.Done():
-		}
-	}()
+// exitedEarly is how the child exited if it did so before stop, and nil while it runs.
+func (c *child) exitedEarly() error {
+	select {
+	case <-c.exited:
+		return c.early
+	default:
+		return nil
+	}
 }
