@@ -151,6 +151,21 @@ func TestBenchReportWithoutTransactions(t *testing.T) {
 	}
 }
 
+// TestBenchPausesAWorkerAfterAFailure: a server that refuses (here its rate limit) is not
+// hammered: each worker waits after a failed transaction, so two workers in half a second
+// fail at most 2 × (0.5 s / 10 ms) + 2 times, however fast the machine; without the pause
+// they fail thousands of times.
+func TestBenchPausesAWorkerAfterAFailure(t *testing.T) {
+	e := startEnv(t, withBenchLimits, func(c *app.Config) { c.SessionsPerSecond = 1 })
+	rep, err := bench.Run(context.Background(), bench.Config{Server: e.url, OperatorToken: e.opToken, Workers: 2, Devices: 2,
+		Duration: 500 * time.Millisecond, Parts: 1})
+	must(t, err)
+	failed := rep.Errors["RATE_LIMITED"]
+	if failed == 0 || failed > 2*50+2 {
+		t.Fatalf("%d RATE_LIMITED in a run of 0.5 s with 2 workers (errors %v), want 1 to 102", failed, rep.Errors)
+	}
+}
+
 // TestBenchEndsWhenReadyFails: an error from Ready (the first measurement of the limit) ends
 // the run with it, before any transaction.
 func TestBenchEndsWhenReadyFails(t *testing.T) {
