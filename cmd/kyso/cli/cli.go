@@ -122,15 +122,15 @@ func noMoreThan(cmd string, pos []string, n int) error {
 	return nil
 }
 
-// atLeast fails when one of the named integer flags is below min.
-func atLeast(fs *flag.FlagSet, min int, names ...string) error {
+// atLeast fails when one of the named integer flags is below least.
+func atLeast(fs *flag.FlagSet, least int, names ...string) error {
 	for _, n := range names {
 		v := fs.Lookup(n).Value.(flag.Getter).Get().(int)
 		switch {
-		case v < 0 && min == 0:
+		case v < 0 && least == 0:
 			return usagef("%s: --%s must not be negative, not %d", fs.Name(), n, v)
-		case v < min:
-			return usagef("%s: --%s must be at least %d, not %d", fs.Name(), n, min, v)
+		case v < least:
+			return usagef("%s: --%s must be at least %d, not %d", fs.Name(), n, least, v)
 		}
 	}
 	return nil
